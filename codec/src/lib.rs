@@ -1,0 +1,1 @@
+//! Zero-copy parsers and encoders for the three wire formats (see docs/contracts.md).
