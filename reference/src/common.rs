@@ -1,0 +1,156 @@
+//! Helpers shared by every program: flushed output, argument parsing, listening sockets.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::time::Duration;
+
+/// Exit status of a usage error (bad arguments).
+pub(crate) const USAGE_EXIT: i32 = 2;
+/// Exit status of a run that failed after its arguments were accepted.
+pub(crate) const FAIL_EXIT: i32 = 1;
+
+/// Print one line on stdout and flush it at once: the assignments' graders kill servers with
+/// SIGKILL and read what reached the pipe. Errors (a closed pipe) are ignored on purpose: a
+/// server must not die because nobody reads its log.
+pub(crate) fn out_line(line: &str) {
+    out_bytes_line(line.as_bytes());
+}
+
+/// [`out_line`] for bytes that need not be UTF-8 (payloads, names from the network).
+pub(crate) fn out_bytes_line(line: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(line);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+/// Print text on stdout without a newline (a prompt) and flush it.
+#[allow(dead_code)] // used by messages-client
+pub(crate) fn out_prompt(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Print one line on stderr (unbuffered in Rust, flushed anyway for symmetry).
+pub(crate) fn err_line(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+    let _ = err.flush();
+}
+
+/// An argument as UTF-8 text, or a message naming it.
+pub(crate) fn arg_str<'a>(arg: &'a OsString, what: &str) -> Result<&'a str, String> {
+    arg.to_str()
+        .ok_or_else(|| format!("the {what} {arg:?} is not valid UTF-8"))
+}
+
+/// A TCP port in `min..=max`, given in decimal.
+pub(crate) fn parse_port(arg: &OsString, min: u16, max: u16) -> Result<u16, String> {
+    let text = arg_str(arg, "port")?;
+    // u32 first so that "70000" says "out of range" rather than "not a number".
+    let value: u32 = text
+        .parse()
+        .map_err(|_| format!("the port `{text}` is not a number"))?;
+    match u16::try_from(value) {
+        Ok(port) if (min..=max).contains(&port) => Ok(port),
+        _ => Err(format!(
+            "the port {value} is out of range: it must be between {min} and {max}"
+        )),
+    }
+}
+
+/// A positive number of seconds (fractions allowed), at most a day.
+pub(crate) fn parse_secs(arg: &OsString, what: &str) -> Result<Duration, String> {
+    let text = arg_str(arg, what)?;
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(format!(
+            "the {what} `{text}` is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+/// Options given as `--flag value`, in command-line order.
+pub(crate) type Flags = Vec<(String, OsString)>;
+
+/// Split `args` into positional arguments and `--flag value` / `--flag=value` options, each
+/// flag one of `known`. A flag given twice keeps the last value.
+pub(crate) fn split_flags<'a>(
+    args: &'a [OsString],
+    known: &[&str],
+) -> Result<(Vec<&'a OsString>, Flags), String> {
+    let mut positional = Vec::new();
+    let mut flags = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let Some(text) = arg.to_str().filter(|t| t.starts_with("--")) else {
+            positional.push(arg);
+            continue;
+        };
+        let (name, inline) = match text.split_once('=') {
+            Some((name, value)) => (name, Some(OsString::from(value))),
+            None => (text, None),
+        };
+        if !known.contains(&name) {
+            return Err(format!("unknown option `{name}`"));
+        }
+        let value = match inline {
+            Some(value) => value,
+            None => iter
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("the option `{name}` needs a value"))?,
+        };
+        flags.push((name.to_owned(), value));
+    }
+    Ok((positional, flags))
+}
+
+/// The value of `name` among parsed flags (the last one given).
+pub(crate) fn flag<'a>(flags: &'a [(String, OsString)], name: &str) -> Option<&'a OsString> {
+    flags.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+/// The address every server binds: all IPv4 interfaces.
+pub(crate) fn any_addr(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
+}
+
+/// Bind and listen on `0.0.0.0:port`. std sets SO_REUSEADDR before bind on Unix, so a server
+/// restarts on its port at once even with connections of a killed predecessor in TIME_WAIT.
+pub(crate) fn listen(port: u16) -> Result<TcpListener, String> {
+    TcpListener::bind(any_addr(port)).map_err(|e| format!("cannot listen on port {port}: {e}"))
+}
+
+/// Raise the soft limit of open files to the hard limit, so that a server can hold as many
+/// connections as the environment allows (the default soft limit is often 1024). Failure is
+/// harmless: the server then holds fewer connections.
+pub(crate) fn raise_nofile_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let _ = setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        );
+    }
+}
+
+/// Whether an accept error concerns only the connection being accepted (the peer gave up
+/// before we took it), as opposed to the process (out of descriptors or memory).
+pub(crate) fn accept_error_is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    )
+}
+
+/// Back-off after an accept error that is about the process (EMFILE, ENOBUFS...): retrying at
+/// once would spin; a short pause lets connections close.
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
