@@ -26,7 +26,6 @@ pub(crate) fn out_bytes_line(line: &[u8]) {
 }
 
 /// Print text on stdout without a newline (a prompt) and flush it.
-#[allow(dead_code)] // used by messages-client
 pub(crate) fn out_prompt(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
