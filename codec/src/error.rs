@@ -16,7 +16,9 @@ use core::fmt;
 pub enum DecodeError {
     /// More input is needed; `needed` is the least number of further bytes that could help (>= 1).
     Incomplete {
-        /// The least number of further bytes that could complete the message (at least 1).
+        /// The least number of further bytes that could complete the value (at least 1): it
+        /// never overstates, so reading exactly `needed` more bytes never reads past the end
+        /// of the value.
         needed: usize,
     },
     /// hello: the message does not start with `HELLO`.

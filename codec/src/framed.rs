@@ -119,7 +119,7 @@ impl FrameBuffer {
             // Everything was returned: start over without moving anything.
             self.buf.clear();
             self.start = 0;
-        } else if self.start >= COMPACT_MIN && self.start >= self.buf.len() - self.start {
+        } else if self.start >= COMPACT_MIN && self.start >= self.buffered() {
             self.buf.drain(..self.start);
             self.start = 0;
         }
@@ -134,7 +134,8 @@ impl FrameBuffer {
         let live = self.buf.get(self.start..).unwrap_or_default();
         match Frame::decode(live, self.max) {
             Ok((rest, frame)) => {
-                self.start = self.buf.len() - rest.len();
+                // `rest` is the tail of `buf` after this frame.
+                self.start = self.buf.len().saturating_sub(rest.len());
                 Ok(Some(frame.payload))
             }
             Err(e) if e.is_incomplete() => Ok(None),
@@ -144,7 +145,7 @@ impl FrameBuffer {
 
     /// Bytes held and not yet returned as part of a frame.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len().saturating_sub(self.start)
     }
 
     /// The bytes held and not yet returned (e.g. to report a cut-off frame).

@@ -55,12 +55,15 @@ mod field {
 /// The keyword every message starts with.
 pub const KEYWORD: &[u8] = b"HELLO";
 
+const _: () = assert!(field::KEYWORD.end == KEYWORD.len() && field::SPACE == field::KEYWORD.end);
+const _: () = assert!(field::NUMBER == field::SPACE + 1);
+
 /// The shortest complete message, `HELLO 0`, in bytes.
 pub const MIN_LEN: usize = field::NUMBER + 1;
 
 /// The largest NUL padding [`Terminator::NulPad`] can remember; more NUL bytes after the
 /// number are [`DecodeError::TrailingJunk`] for [`Hello::decode_exact`].
-pub const MAX_NUL_PAD: usize = u16::MAX as usize;
+pub const MAX_NUL_PAD: usize = 65_535;
 
 /// How a message ended on the wire, remembered so that it encodes back as it came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -121,13 +124,12 @@ fn number(input: &[u8], stream: bool) -> Result<Number, DecodeError> {
         Ok(None) => return Err(DecodeError::BadKeyword),
         Err(_) => return Err(wire::missing(MIN_LEN + tail, input.len())),
     };
-    debug_assert_eq!(input.len() - after_kw.len(), field::KEYWORD.end);
     match after_kw.first() {
         None => return Err(wire::missing(MIN_LEN + tail, input.len())),
         Some(b' ') => {}
         Some(_) => return Err(DecodeError::MissingSpace),
     }
-    let mut i = field::SPACE + 1;
+    let mut i = field::NUMBER;
     let negative = input.get(i) == Some(&b'-');
     if negative {
         i += 1;

@@ -98,9 +98,9 @@ pub const MAX_ITEMS: usize = 255;
 /// The ID byte of a MessageResponse.
 pub const RESPONSE_ID: u8 = 3;
 /// The longest name (user, receiver, sender) a length byte can declare.
-pub const MAX_NAME_LEN: usize = u8::MAX as usize;
+pub const MAX_NAME_LEN: usize = 255;
 /// The longest message a length field can declare.
-pub const MAX_MESSAGE_LEN: usize = u16::MAX as usize;
+pub const MAX_MESSAGE_LEN: usize = 65_535;
 
 /// The two kinds of MessageRequest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,6 +157,10 @@ impl RequestHeader {
     /// Decodes and validates the fixed header; every rule of section 3.3.1 is checked as
     /// soon as its byte is in.
     pub fn decode(input: &[u8]) -> Result<(&[u8], RequestHeader), DecodeError> {
+        Self::decode_fields(input).map_err(|e| whole_header(e, REQUEST_HEADER_LEN, input))
+    }
+
+    fn decode_fields(input: &[u8]) -> Result<(&[u8], RequestHeader), DecodeError> {
         let rest = magic(input)?;
         let (rest, id) = wire::u8(rest)?;
         let kind = RequestKind::from_id(id).ok_or(DecodeError::BadRequestId { found: id })?;
@@ -208,6 +212,47 @@ pub struct Request<'a> {
     user: &'a [u8],
     receiver: &'a [u8],
     message: &'a [u8],
+}
+
+/// Adds `extra` bytes that must follow to an `Incomplete`, so that `needed` counts up to the
+/// end of the whole value (reading exactly `needed` bytes never reads past it).
+fn and_then_at_least(e: DecodeError, extra: usize) -> DecodeError {
+    match e {
+        DecodeError::Incomplete { needed } => DecodeError::Incomplete {
+            needed: needed.saturating_add(extra),
+        },
+        e => e,
+    }
+}
+
+/// A header parser stops at its first missing field; its `Incomplete` counts up to the end
+/// of the whole fixed header instead.
+fn whole_header(e: DecodeError, header_len: usize, input: &[u8]) -> DecodeError {
+    if e.is_incomplete() {
+        wire::missing(header_len, input.len())
+    } else {
+        e
+    }
+}
+
+/// The shortest item: its header, a 1-byte sender and a 1-byte text.
+const MIN_ITEM_LEN: usize = ITEM_HEADER_LEN + 2;
+
+/// The least body a request whose header is cut off can have, from the header bytes that are
+/// in (a name of at least 1 byte; for a create, a receiver and a message of at least 1 each).
+fn min_request_body(header: &[u8]) -> usize {
+    let create = header.get(field::ID) == Some(&RequestKind::Create.id());
+    let at_least = usize::from(create);
+    let name = header
+        .get(field::NAME_LEN)
+        .map_or(1, |&n| usize::from(n).max(1));
+    let receiver = header
+        .get(field::RECEIVER_LEN)
+        .map_or(at_least, |&n| usize::from(n));
+    let message = header
+        .get(field::MESSAGE_LEN)
+        .map_or(at_least, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    name + receiver + message
 }
 
 /// Checks a name's length: 1..=255 bytes.
@@ -309,7 +354,8 @@ impl<'a> Request<'a> {
     /// Decodes and validates a whole request; returns the bytes after it (the assignment
     /// allows none: a server may treat a non-empty rest as an error).
     pub fn decode(input: &'a [u8]) -> Result<(&'a [u8], Request<'a>), DecodeError> {
-        let (body, header) = RequestHeader::decode(input)?;
+        let (body, header) = RequestHeader::decode(input)
+            .map_err(|e| and_then_at_least(e, min_request_body(input)))?;
         let (rest, body) = wire::take(body, header.body_len())?;
         let (user, body) = body.split_at(usize::from(header.name_len));
         let (receiver, message) = body.split_at(usize::from(header.receiver_len));
@@ -355,6 +401,10 @@ pub struct ResponseHeader {
 impl ResponseHeader {
     /// Decodes and validates the fixed header (magic, ID 3, MoreMsgs 0 or 1).
     pub fn decode(input: &[u8]) -> Result<(&[u8], ResponseHeader), DecodeError> {
+        Self::decode_fields(input).map_err(|e| whole_header(e, RESPONSE_HEADER_LEN, input))
+    }
+
+    fn decode_fields(input: &[u8]) -> Result<(&[u8], ResponseHeader), DecodeError> {
         let rest = magic(input)?;
         let (rest, id) = wire::u8(rest)?;
         if id != RESPONSE_ID {
@@ -391,6 +441,10 @@ pub struct ItemHeader {
 impl ItemHeader {
     /// Decodes and validates an item header (both lengths at least 1).
     pub fn decode(input: &[u8]) -> Result<(&[u8], ItemHeader), DecodeError> {
+        Self::decode_fields(input).map_err(|e| whole_header(e, ITEM_HEADER_LEN, input))
+    }
+
+    fn decode_fields(input: &[u8]) -> Result<(&[u8], ItemHeader), DecodeError> {
         let (rest, sender_len) = wire::u8(input)?;
         if sender_len == 0 {
             return Err(DecodeError::EmptySender);
@@ -423,7 +477,11 @@ impl ItemHeader {
 /// Splits one item off the front of `input`.
 #[inline]
 fn item(input: &[u8]) -> Result<(&[u8], Item<'_>), DecodeError> {
-    let (body, header) = ItemHeader::decode(input)?;
+    let (body, header) = ItemHeader::decode(input).map_err(|e| {
+        // A cut-off item header: the sender length may be in; the text is at least 1 byte.
+        let sender = input.get(field::SENDER_LEN).map_or(1, |&n| usize::from(n));
+        and_then_at_least(e, sender + 1)
+    })?;
     let (rest, body) = wire::take(body, header.body_len())?;
     let (sender, text) = body.split_at(usize::from(header.sender_len));
     Ok((rest, Item { sender, text }))
@@ -441,10 +499,14 @@ pub struct Response<'a> {
 impl<'a> Response<'a> {
     /// Decodes and validates a whole response, every item included; returns the bytes after it.
     pub fn decode(input: &'a [u8]) -> Result<(&'a [u8], Response<'a>), DecodeError> {
-        let (body, header) = ResponseHeader::decode(input)?;
+        let (body, header) = ResponseHeader::decode(input).map_err(|e| {
+            let items = input.get(field::NUM_ITEMS).map_or(0, |&n| usize::from(n));
+            and_then_at_least(e, items * MIN_ITEM_LEN)
+        })?;
         let mut rest = body;
-        for _ in 0..header.num_items {
-            rest = item(rest)?.0;
+        for left in (0..header.num_items).rev() {
+            let later = usize::from(left) * MIN_ITEM_LEN;
+            rest = item(rest).map_err(|e| and_then_at_least(e, later))?.0;
         }
         // `rest` is a tail of `body`, so the items are the first `body.len() - rest.len()` bytes.
         let used = body.len().saturating_sub(rest.len());
