@@ -153,3 +153,41 @@ pub(crate) fn accept_error_is_transient(e: &std::io::Error) -> bool {
 /// Back-off after an accept error that is about the process (EMFILE, ENOBUFS...): retrying at
 /// once would spin; a short pause lets connections close.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listeners_have_so_reuseaddr() {
+        let listener = listen(0).expect("listen on an ephemeral port");
+        assert!(rustix::net::sockopt::socket_reuseaddr(&listener).unwrap());
+        let mio_listener = mio::net::TcpListener::bind(any_addr(0)).unwrap();
+        assert!(rustix::net::sockopt::socket_reuseaddr(&mio_listener).unwrap());
+    }
+
+    #[test]
+    fn ports_are_checked_as_numbers_in_range() {
+        let p = |s: &str| parse_port(&OsString::from(s), 1024, 64000);
+        assert_eq!(p("1024"), Ok(1024));
+        assert_eq!(p("64000"), Ok(64000));
+        assert!(p("1023").unwrap_err().contains("out of range"));
+        assert!(p("70000").unwrap_err().contains("out of range"));
+        assert!(p("abc").unwrap_err().contains("not a number"));
+        assert!(p("-1").unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn flags_take_separate_or_inline_values() {
+        let args: Vec<OsString> = ["5000", "--model=threaded", "--period", "2"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let (pos, flags) = split_flags(&args, &["--model", "--period"]).unwrap();
+        assert_eq!(pos, vec![&OsString::from("5000")]);
+        assert_eq!(flag(&flags, "--model"), Some(&OsString::from("threaded")));
+        assert_eq!(flag(&flags, "--period"), Some(&OsString::from("2")));
+        assert!(split_flags(&args[..3], &["--model", "--period"]).is_err());
+        assert!(split_flags(&args, &["--model"]).is_err());
+    }
+}

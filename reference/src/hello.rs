@@ -348,7 +348,7 @@ fn iterative(listener: TcpListener, timeout: Duration) -> String {
 fn threaded(listener: TcpListener, timeout: Duration) -> String {
     let live = Arc::new((Mutex::new(0usize), Condvar::new()));
     loop {
-        let stream = accept(&listener);
+        // A free place first, then accept: beyond the bound, clients wait in the backlog.
         {
             let (count, freed) = &*live;
             let mut n = count.lock().unwrap_or_else(PoisonError::into_inner);
@@ -357,6 +357,7 @@ fn threaded(listener: TcpListener, timeout: Duration) -> String {
             }
             *n += 1;
         }
+        let stream = accept(&listener);
         let mine = Arc::clone(&live);
         // The guard gives the slot back even if the thread could not start.
         let slot = Slot(mine);
