@@ -170,3 +170,65 @@ pub fn expected_reply(payload: &[u8]) -> Option<&[u8]> {
         .map_or(text.len(), |(i, _)| i);
     text.as_bytes().get(cut..)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_comes_with_the_header_before_any_payload() {
+        assert_eq!(
+            Frame::decode(&[0, 0, 1, 0], 255),
+            Err(DecodeError::TooLarge { len: 256, max: 255 })
+        );
+        assert_eq!(
+            Frame::decode(&[0, 0, 1], 255),
+            Err(DecodeError::Incomplete { needed: 1 })
+        );
+    }
+
+    #[test]
+    fn encode_appends_header_and_payload() {
+        let mut out = vec![0xEE];
+        Frame { payload: b"abc" }.encode(&mut out);
+        assert_eq!(out, [0xEE, 0, 0, 0, 3, b'a', b'b', b'c']);
+    }
+
+    #[test]
+    fn buffer_stays_bounded_when_every_read_ends_inside_a_frame() {
+        // Each push completes one frame and starts the next: the buffer never empties, so
+        // only compaction keeps it from growing with the total stream.
+        let payload = vec![1u8; 10_000];
+        let mut frame = Vec::new();
+        Frame { payload: &payload }.encode(&mut frame);
+        let (head, tail) = frame.split_at(7);
+        let mut fb = FrameBuffer::new(1 << 20);
+        fb.push(head);
+        for _ in 0..2_000 {
+            fb.push(tail);
+            fb.push(head);
+            assert_eq!(
+                fb.next_frame().map(|p| p.map(<[u8]>::len)),
+                Ok(Some(10_000))
+            );
+            assert_eq!(fb.next_frame(), Ok(None));
+        }
+        assert_eq!(fb.buffered(), head.len());
+        // 20 MB went through; the buffer holds at most about twice the compaction threshold.
+        assert!(
+            fb.buf.capacity() < 4 * COMPACT_MIN,
+            "capacity {}",
+            fb.buf.capacity()
+        );
+    }
+
+    #[test]
+    fn reply_drops_characters_not_bytes() {
+        assert_eq!(
+            expected_reply("ééééééééééxyz".as_bytes()),
+            Some(&b"xyz"[..])
+        );
+        assert_eq!(expected_reply(b"short"), Some(&b""[..]));
+        assert_eq!(expected_reply(&[0xC3]), None);
+    }
+}

@@ -114,8 +114,8 @@ struct Number {
 }
 
 /// Parses `HELLO -?[0-9]+` and stops at the first non-digit. `Incomplete` when the input
-/// ends before the first digit; `terminated` says whether reaching the end of the input
-/// inside the digits completes the number (exact mode) or needs more (stream mode).
+/// ends before the first digit; `stream` adds the terminator byte a stream message needs to
+/// the `needed` count.
 fn number(input: &[u8], stream: bool) -> Result<Number, DecodeError> {
     // In stream mode the shortest completion also needs one terminator byte.
     let tail = usize::from(stream);
@@ -236,5 +236,67 @@ impl Hello {
         }
         out.extend_from_slice(&digits[i..]);
         self.terminator.encode(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_into_a_buffer_without_touching_what_was_there() {
+        let mut out = vec![0xEE; 3];
+        Hello {
+            seq: -120,
+            terminator: Terminator::CrLf,
+        }
+        .encode(&mut out);
+        assert_eq!(out, b"\xEE\xEE\xEEHELLO -120\r\n");
+    }
+
+    #[test]
+    fn encodes_the_extremes() {
+        for (seq, text) in [
+            (i64::MIN, "-9223372036854775808"),
+            (i64::MAX, "9223372036854775807"),
+            (0, "0"),
+        ] {
+            let mut out = Vec::new();
+            Hello::new(seq).encode(&mut out);
+            assert_eq!(out, format!("HELLO {text}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn rejects_overflow_as_soon_as_the_digits_prove_it() {
+        // Still cut off (no terminator), yet no further byte can make it fit.
+        assert_eq!(
+            Hello::decode(b"HELLO 92233720368547758070"),
+            Err(DecodeError::Overflow)
+        );
+    }
+
+    #[test]
+    fn reports_a_wrong_keyword_before_the_keyword_is_complete() {
+        assert_eq!(Hello::decode_exact(b"HX"), Err(DecodeError::BadKeyword));
+        assert_eq!(
+            Hello::decode_exact(b"HE"),
+            Err(DecodeError::Incomplete { needed: 5 })
+        );
+    }
+
+    #[test]
+    fn stream_leaves_nul_padding_for_the_next_read() {
+        let (rest, h) = Hello::decode(b"HELLO 3\0\0\0").expect("decodes");
+        assert_eq!(
+            (rest, h),
+            (
+                &b"\0\0"[..],
+                Hello {
+                    seq: 3,
+                    terminator: Terminator::Nul
+                }
+            )
+        );
     }
 }

@@ -604,3 +604,83 @@ impl<'a> Iterator for Items<'a> {
 }
 
 impl ExactSizeIterator for Items<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static CREATE: [u8; 15] = [
+        0xAE, 0x73, 2, 1, 2, 0, 5, b'a', b'b', b'c', b'h', b'e', b'l', b'l', b'o',
+    ];
+
+    #[test]
+    fn splits_a_create_into_its_fields() {
+        let (rest, r) = Request::decode(&CREATE).expect("valid");
+        assert!(rest.is_empty());
+        assert_eq!(
+            (r.kind(), r.user(), r.receiver(), r.message()),
+            (RequestKind::Create, &b"a"[..], &b"bc"[..], &b"hello"[..])
+        );
+    }
+
+    #[test]
+    fn encode_writes_every_byte_and_only_appends() {
+        let r = Request::create(b"a", b"bc", b"hello").expect("valid");
+        let mut out = vec![0xEE; 2];
+        r.encode(&mut out);
+        assert_eq!(&out[..2], [0xEE, 0xEE]);
+        assert_eq!(&out[2..], CREATE);
+    }
+
+    #[test]
+    fn rejects_a_zero_name_length_before_the_rest_of_the_header() {
+        assert_eq!(
+            RequestHeader::decode(&[0xAE, 0x73, 1, 0]),
+            Err(DecodeError::EmptyName)
+        );
+    }
+
+    #[test]
+    fn needed_counts_to_the_end_of_the_record() {
+        // Header complete, 7 body bytes declared, 2 present.
+        assert_eq!(
+            Request::decode(&CREATE[..9]),
+            Err(DecodeError::Incomplete { needed: 6 })
+        );
+        // Only the magic: the rest of the header and at least a 1-byte name.
+        assert_eq!(
+            Request::decode(&CREATE[..2]),
+            Err(DecodeError::Incomplete { needed: 6 })
+        );
+        // A response announcing 2 items: at least 5 bytes each.
+        assert_eq!(
+            Response::decode(&[0xAE, 0x73, 3, 2, 0]),
+            Err(DecodeError::Incomplete { needed: 10 })
+        );
+    }
+
+    #[test]
+    fn items_iterate_in_order_and_report_their_count() {
+        let bytes = [
+            0xAE, 0x73, 3, 2, 1, 1, 0, 1, b's', b't', 2, 0, 2, b'u', b'v', b'w', b'x',
+        ];
+        let (_, r) = Response::decode(&bytes).expect("valid");
+        let items = r.items();
+        assert_eq!(items.len(), 2);
+        let all: Vec<_> = items.collect();
+        assert_eq!(
+            all,
+            [
+                Item {
+                    sender: b"s",
+                    text: b"t"
+                },
+                Item {
+                    sender: b"uv",
+                    text: b"wx"
+                }
+            ]
+        );
+        assert!(r.more());
+    }
+}
