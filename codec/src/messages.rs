@@ -591,11 +591,19 @@ impl<'a> Iterator for Items<'a> {
 
     fn next(&mut self) -> Option<Item<'a>> {
         self.left = self.left.checked_sub(1)?;
-        // The bytes were validated by `Response::decode`; a failure here is impossible, and
-        // would end the iteration rather than panic.
-        let (rest, it) = item(self.rest).ok()?;
+        // The bytes were validated by `Response::decode`, so the lengths are not checked
+        // again; every slice is still taken with `get`, so even a broken invariant would end
+        // the iteration rather than panic.
+        let (header, body) = self.rest.split_first_chunk::<ITEM_HEADER_LEN>()?;
+        let sender_len = usize::from(header[field::SENDER_LEN]);
+        let text_len = usize::from(u16::from_be_bytes([
+            header[field::TEXT_LEN.start],
+            header[field::TEXT_LEN.start + 1],
+        ]));
+        let (sender, body) = body.split_at_checked(sender_len)?;
+        let (text, rest) = body.split_at_checked(text_len)?;
         self.rest = rest;
-        Some(it)
+        Some(Item { sender, text })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
