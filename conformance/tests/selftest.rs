@@ -1,0 +1,852 @@
+//! The self-test: proof that the suite's verdicts are right (docs/contracts.md section 4).
+//!
+//! Every `fixtures/impls/<suite>/manifest.toml` lists known-good and known-bad
+//! implementations and the exact set of required/recommended checks each must fail. This
+//! harness builds the C ones once, runs `conformance run <suite> --server-cmd|--client-cmd
+//! CMD --format json` on each (one libtest-mimic trial per impl, `selftest::<suite>::<name>`),
+//! asserts exactly those verdicts and that nothing of the impl survives the run. One more
+//! trial, `selftest::manifests`, proves the manifests name real checks and that every
+//! required/recommended check fails on at least one known-bad impl: no check is untested.
+//!
+//! `cargo test -- --server-cmd ./tcpserver` passes that flag to every test binary of the
+//! package; a student checking their own program does not want this self-test, so with a
+//! subject command it runs nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The suite under test, built by cargo for this test.
+const CONFORMANCE: &str = env!("CARGO_BIN_EXE_conformance");
+
+/// Our flags that take a value: removed from argv before libtest-mimic parses the rest.
+const OUR_FLAGS: &[&str] = &[
+    "--server-cmd",
+    "--client-cmd",
+    "--suite",
+    "--model",
+    "--slack",
+    "--period",
+];
+
+/// A whole `conformance run` on one impl must end within this (the slowest hello checks
+/// run in parallel; this is far beyond them). `CONFORMANCE_SELFTEST_DEADLINE` (seconds)
+/// overrides it for very slow machines.
+const DEFAULT_RUN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// How long the impl's processes may take to vanish after the suite returned (the suite
+/// already SIGKILLed and reaped them; this only absorbs /proc lag on a busy machine).
+const SURVIVOR_GRACE: Duration = Duration::from_secs(5);
+
+/// How often we poll a child or /proc while waiting.
+const POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    #[serde(rename = "impl", default)]
+    impls: Vec<Impl>,
+}
+
+/// One `[[impl]]` of a manifest, exactly the fields of docs/contracts.md section 4.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Impl {
+    name: String,
+    source: Option<String>,
+    #[serde(default)]
+    cflags: Vec<String>,
+    role: String,
+    command: String,
+    model: Option<String>,
+    period: Option<Number>,
+    fail: Vec<String>,
+    why: String,
+}
+
+/// `period` may be written as an integer or a float.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+impl std::fmt::Display for Number {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Number::Int(i) => write!(f, "{i}"),
+            Number::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// A check as `conformance list --format json` describes it.
+#[derive(Debug, Clone)]
+struct CheckInfo {
+    id: String,
+    suite: String,
+    role: String,
+    level: String,
+}
+
+impl CheckInfo {
+    /// Required and recommended checks are asserted; informational ones never.
+    fn asserted(&self) -> bool {
+        self.level == "required" || self.level == "recommended"
+    }
+}
+
+/// A manifest read from disk: its suite (the folder name), folder and parsed content.
+struct SuiteFixtures {
+    suite: String,
+    dir: PathBuf,
+    manifest: Result<Manifest, String>,
+}
+
+/// What the harness was asked to do, after our own flags were taken out.
+struct Options {
+    args: Arguments,
+    subject_given: bool,
+    only_suite: Option<String>,
+}
+
+fn main() {
+    let opts = parse_options();
+    if opts.subject_given {
+        // A student's `cargo test -- --server-cmd ./tcpserver`: the conformance harness
+        // serves them; the self-test has nothing to say about their program.
+        libtest_mimic::run(&opts.args, Vec::new()).exit();
+    }
+    let trials = build_trials(&opts);
+    libtest_mimic::run(&opts.args, trials).exit();
+}
+
+fn parse_options() -> Options {
+    let mut rest = Vec::new();
+    let mut subject_given = false;
+    let mut only_suite = None;
+    let mut argv = std::env::args_os();
+    if let Some(program) = argv.next() {
+        rest.push(program);
+    }
+    while let Some(arg) = argv.next() {
+        let text = arg.to_string_lossy().into_owned();
+        let (flag, inline) = match text.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (text.clone(), None),
+        };
+        if OUR_FLAGS.contains(&flag.as_str()) {
+            let value = match inline {
+                Some(v) => Some(v),
+                None => argv.next().map(|v| v.to_string_lossy().into_owned()),
+            };
+            match flag.as_str() {
+                "--server-cmd" | "--client-cmd" => subject_given = true,
+                "--suite" => only_suite = value,
+                _ => {}
+            }
+            continue;
+        }
+        rest.push(arg);
+    }
+    for var in ["CONFORMANCE_SERVER_CMD", "CONFORMANCE_CLIENT_CMD"] {
+        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+            subject_given = true;
+        }
+    }
+    if only_suite.is_none() {
+        only_suite = std::env::var("CONFORMANCE_SUITE")
+            .ok()
+            .filter(|s| !s.is_empty());
+    }
+    let mut args = Arguments::from_iter(rest);
+    // Timing checks on a 2-core machine: one impl at a time unless asked otherwise.
+    if args.test_threads.is_none() {
+        args.test_threads = Some(1);
+    }
+    Options {
+        args,
+        subject_given,
+        only_suite,
+    }
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every `fixtures/impls/*/manifest.toml`, sorted by suite.
+fn read_fixtures() -> Vec<SuiteFixtures> {
+    let impls = repo_root().join("fixtures").join("impls");
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&impls) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let path = dir.join("manifest.toml");
+        if !path.is_file() {
+            continue;
+        }
+        let suite = entry.file_name().to_string_lossy().into_owned();
+        let manifest = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|text| {
+                toml::from_str::<Manifest>(&text).map_err(|e| format!("{}: {e}", path.display()))
+            });
+        out.push(SuiteFixtures {
+            suite,
+            dir,
+            manifest,
+        });
+    }
+    out.sort_by(|a, b| a.suite.cmp(&b.suite));
+    out
+}
+
+/// `conformance list --format json`: every check the suite knows. Accepts a top-level
+/// array of checks or an object holding one under `checks`.
+fn list_checks() -> Result<Vec<CheckInfo>, String> {
+    let out = Command::new(CONFORMANCE)
+        .args(["list", "--format", "json"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {CONFORMANCE}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`conformance list --format json` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let json: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "`conformance list --format json` printed no JSON ({e}): {}",
+            truncate(&String::from_utf8_lossy(&out.stdout), 400)
+        )
+    })?;
+    let items = match &json {
+        Value::Array(a) => a,
+        Value::Object(o) => match o.get("checks") {
+            Some(Value::Array(a)) => a,
+            _ => return Err("`conformance list --format json`: no `checks` array".into()),
+        },
+        _ => return Err("`conformance list --format json`: neither array nor object".into()),
+    };
+    let field = |item: &Value, key: &str| {
+        item.get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("a listed check has no string `{key}`: {item}"))
+    };
+    items
+        .iter()
+        .map(|item| {
+            let id = field(item, "id")?;
+            let suite = match field(item, "suite") {
+                Ok(s) => s,
+                Err(_) => id.split('.').next().unwrap_or_default().to_owned(),
+            };
+            Ok(CheckInfo {
+                suite,
+                role: field(item, "role")?,
+                level: field(item, "level")?,
+                id,
+            })
+        })
+        .collect()
+}
+
+/// Built C binaries, by (suite, impl name): the path, or why it could not be built.
+type Builds = BTreeMap<(String, String), Result<PathBuf, String>>;
+
+fn build_trials(opts: &Options) -> Vec<Trial> {
+    let fixtures = read_fixtures();
+    let listed = list_checks();
+    let known: BTreeSet<String> = match &listed {
+        Ok(checks) => checks.iter().map(|c| c.suite.clone()).collect(),
+        Err(_) => BTreeSet::new(),
+    };
+    let wanted = |suite: &str| opts.only_suite.as_deref().is_none_or(|s| s == suite);
+
+    let mut trials = Vec::new();
+    {
+        let listed = listed.clone();
+        let problems = manifest_problems_all(&fixtures, listed);
+        trials.push(Trial::test("selftest::manifests", move || {
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.join("\n").into())
+            }
+        }));
+    }
+
+    // Build only what will run: `--list` builds nothing.
+    let building = !opts.args.list;
+    let build_dir = if building {
+        match tempfile::Builder::new().prefix("selftest-build").tempdir() {
+            Ok(d) => Some(Arc::new(d)),
+            Err(e) => {
+                let msg = format!("cannot create a temporary build folder: {e}");
+                trials.push(Trial::test("selftest::build", move || Err(msg.into())));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut builds = Builds::new();
+    if let Some(dir) = &build_dir {
+        for fx in &fixtures {
+            let Ok(manifest) = &fx.manifest else { continue };
+            if !known.contains(&fx.suite) || !wanted(&fx.suite) {
+                continue;
+            }
+            for imp in manifest.impls.iter().filter(|i| i.source.is_some()) {
+                let out = dir.path().join(&fx.suite).join(&imp.name);
+                builds.insert(
+                    (fx.suite.clone(), imp.name.clone()),
+                    build_c(&fx.dir, imp, &out),
+                );
+            }
+        }
+    }
+    let builds = Arc::new(builds);
+
+    for fx in &fixtures {
+        let Ok(manifest) = &fx.manifest else { continue };
+        if !wanted(&fx.suite) {
+            continue;
+        }
+        let checks: Vec<CheckInfo> = match &listed {
+            Ok(c) => c.iter().filter(|c| c.suite == fx.suite).cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        for imp in &manifest.impls {
+            let name = format!("selftest::{}::{}", fx.suite, imp.name);
+            let kind = fx.suite.clone();
+            if !known.contains(&fx.suite) {
+                // The CLI does not list this suite yet: nothing to hold it to.
+                trials.push(
+                    Trial::test(name, || Ok(()))
+                        .with_kind(kind)
+                        .with_ignored_flag(true),
+                );
+                continue;
+            }
+            let job = Job {
+                suite: fx.suite.clone(),
+                dir: fx.dir.clone(),
+                imp: imp.clone(),
+                checks: checks.clone(),
+                builds: Arc::clone(&builds),
+                // Keeps the build folder alive until the last trial is done.
+                _build_dir: build_dir.clone(),
+            };
+            trials.push(Trial::test(name, move || job.run()).with_kind(kind));
+        }
+    }
+    trials
+}
+
+/// gcc exactly as the contract says: `gcc -O2 -Wall -Werror -pthread <cflags> -o OUT SRC`.
+fn build_c(dir: &Path, imp: &Impl, out: &Path) -> Result<PathBuf, String> {
+    let source = dir.join(imp.source.as_deref().unwrap_or_default());
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let result = Command::new("gcc")
+        .args(["-O2", "-Wall", "-Werror", "-pthread"])
+        .args(&imp.cflags)
+        .arg("-o")
+        .arg(out)
+        .arg(&source)
+        .stdin(Stdio::null())
+        .output();
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(
+            "gcc not found on PATH: the C fixtures are built with gcc; install it (apt-get install gcc)"
+                .into(),
+        ),
+        Err(e) => Err(format!("cannot run gcc: {e}")),
+        Ok(o) if !o.status.success() => Err(format!(
+            "gcc -O2 -Wall -Werror -pthread {} -o {} {} failed:\n{}",
+            imp.cflags.join(" "),
+            out.display(),
+            source.display(),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Ok(_) => Ok(out.to_path_buf()),
+    }
+}
+
+fn manifest_problems_all(
+    fixtures: &[SuiteFixtures],
+    listed: Result<Vec<CheckInfo>, String>,
+) -> Vec<String> {
+    let checks = match listed {
+        Ok(c) => c,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    for fx in fixtures {
+        match &fx.manifest {
+            Err(e) => problems.push(e.clone()),
+            Ok(m) => {
+                let suite_checks: Vec<&CheckInfo> =
+                    checks.iter().filter(|c| c.suite == fx.suite).collect();
+                if suite_checks.is_empty() {
+                    // Not listed by the CLI yet: only its syntax is held to account.
+                    continue;
+                }
+                problems.extend(manifest_problems(&fx.suite, &fx.dir, m, &suite_checks));
+            }
+        }
+    }
+    problems
+}
+
+/// Everything wrong with one manifest, as sentences.
+fn manifest_problems(
+    suite: &str,
+    dir: &Path,
+    manifest: &Manifest,
+    checks: &[&CheckInfo],
+) -> Vec<String> {
+    let mut p = Vec::new();
+    let by_id: BTreeMap<&str, &CheckInfo> = checks.iter().map(|c| (c.id.as_str(), *c)).collect();
+    let mut names = BTreeSet::new();
+    for imp in &manifest.impls {
+        let at = format!("{suite}/{}", imp.name);
+        if !names.insert(imp.name.as_str()) {
+            p.push(format!("{at}: the name is used twice"));
+        }
+        if imp.role != "server" && imp.role != "client" {
+            p.push(format!("{at}: role `{}` is neither server nor client", imp.role));
+        }
+        if let Some(m) = &imp.model {
+            if !["iterative", "threaded", "event-driven"].contains(&m.as_str()) {
+                p.push(format!("{at}: unknown model `{m}`"));
+            }
+        }
+        if imp.why.trim().is_empty() {
+            p.push(format!("{at}: `why` is empty"));
+        }
+        if shlex::split(&imp.command).is_none_or(|t| t.is_empty()) {
+            p.push(format!("{at}: command `{}` does not split into words", imp.command));
+        }
+        match &imp.source {
+            Some(src) => {
+                if !dir.join(src).is_file() {
+                    p.push(format!("{at}: source {src} does not exist"));
+                }
+                if !imp.command.contains("{bin}") {
+                    p.push(format!("{at}: has a source but its command does not use {{bin}}"));
+                }
+            }
+            None => {
+                if imp.command.contains("{bin}") {
+                    p.push(format!("{at}: command uses {{bin}} but there is no source"));
+                }
+                if !imp.cflags.is_empty() {
+                    p.push(format!("{at}: cflags without a source"));
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for id in &imp.fail {
+            if !seen.insert(id) {
+                p.push(format!("{at}: {id} is listed twice"));
+            }
+            match by_id.get(id.as_str()) {
+                None => p.push(format!("{at}: {id} is no check of suite {suite}")),
+                Some(c) if c.role != imp.role => {
+                    p.push(format!("{at}: {id} is a {} check, the impl a {}", c.role, imp.role))
+                }
+                Some(c) if !c.asserted() => p.push(format!(
+                    "{at}: {id} is {}: only required/recommended checks are asserted",
+                    c.level
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    // No check is untested: each one fails on some known-bad impl of its role.
+    for c in checks.iter().filter(|c| c.asserted()) {
+        let covered = manifest
+            .impls
+            .iter()
+            .any(|i| i.role == c.role && i.fail.iter().any(|f| *f == c.id));
+        if !covered {
+            p.push(format!(
+                "{suite}: {} ({}) fails on no known-bad impl: add one to fixtures/impls/{suite}/",
+                c.id, c.level
+            ));
+        }
+    }
+    p
+}
+
+/// One impl's trial.
+struct Job {
+    suite: String,
+    dir: PathBuf,
+    imp: Impl,
+    checks: Vec<CheckInfo>,
+    builds: Arc<Builds>,
+    _build_dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Job {
+    fn run(&self) -> Result<(), Failed> {
+        let bin = match &self.imp.source {
+            Some(_) => match self.builds.get(&(self.suite.clone(), self.imp.name.clone())) {
+                Some(Ok(path)) => Some(path.clone()),
+                Some(Err(e)) => return Err(e.clone().into()),
+                None => return Err("the C source was not built".into()),
+            },
+            None => None,
+        };
+        let command = self.command(bin.as_deref())?;
+        let words = shlex::split(&command)
+            .filter(|w| !w.is_empty())
+            .ok_or_else(|| format!("command `{command}` does not split into words"))?;
+        if words[0] == "python3" {
+            python_present()?;
+        }
+
+        let mut args: Vec<String> = vec!["run".into(), self.suite.clone()];
+        args.push(if self.imp.role == "client" { "--client-cmd" } else { "--server-cmd" }.into());
+        args.push(command.clone());
+        if let Some(m) = &self.imp.model {
+            args.extend(["--model".into(), m.clone()]);
+        }
+        if let Some(p) = self.imp.period {
+            args.extend(["--period".into(), p.to_string()]);
+        }
+        args.extend(["--format".into(), "json".into()]);
+
+        let verdict = run_suite(&args).and_then(|out| self.judge(&out));
+        // Always look for survivors, even after a wrong verdict: a leak is worth knowing.
+        let survivors = survivors(&words);
+        let mut msg = String::new();
+        if let Err(e) = verdict {
+            msg.push_str(&e);
+        }
+        if !survivors.is_empty() {
+            if !msg.is_empty() {
+                msg.push('\n');
+            }
+            let _ = write!(
+                msg,
+                "processes of the impl survived the run (killed now):\n{}",
+                survivors.join("\n")
+            );
+        }
+        if msg.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}\n  [conformance {}]", msg, shell_words(&args)).into())
+        }
+    }
+
+    /// The manifest's command with `{bin}` and `{dir}` filled in (shell-quoted).
+    fn command(&self, bin: Option<&Path>) -> Result<String, String> {
+        let quote = |p: &Path| {
+            let s = p.to_string_lossy().into_owned();
+            shlex::try_quote(&s)
+                .map(|q| q.into_owned())
+                .map_err(|e| format!("cannot quote {s}: {e}"))
+        };
+        let mut cmd = self.imp.command.replace("{dir}", &quote(&self.dir)?);
+        if let Some(b) = bin {
+            cmd = cmd.replace("{bin}", &quote(b)?);
+        }
+        Ok(cmd)
+    }
+
+    /// Compares the report with the manifest: the failed required/recommended checks must
+    /// be exactly `fail`, and nothing may have errored.
+    fn judge(&self, out: &SuiteOutput) -> Result<(), String> {
+        let json: Value = serde_json::from_str(&out.stdout).map_err(|e| {
+            format!(
+                "the suite printed no JSON report ({e}; exit {}):\nstdout: {}\nstderr: {}",
+                out.status,
+                truncate(&out.stdout, 2000),
+                truncate(&out.stderr, 2000)
+            )
+        })?;
+        let reported = json
+            .get("checks")
+            .and_then(Value::as_array)
+            .ok_or("the JSON report has no `checks` array")?;
+        let text = |c: &Value, k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+
+        let mut failed = BTreeSet::new();
+        let mut errored = Vec::new();
+        let mut by_id: BTreeMap<String, &Value> = BTreeMap::new();
+        for c in reported {
+            let id = text(c, "id");
+            let level = text(c, "level");
+            let status = text(c, "status");
+            if status == "errored" {
+                errored.push(format!("  {id}: {}", text(c, "message")));
+            }
+            if (level == "required" || level == "recommended") && status == "failed" {
+                failed.insert(id.clone());
+            }
+            by_id.insert(id, c);
+        }
+        let expected: BTreeSet<String> = self.imp.fail.iter().cloned().collect();
+        // Every asserted check of the role must appear in the report (passed or skipped
+        // counts): a check that silently did not run proves nothing.
+        let missing: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| c.asserted() && c.role == self.imp.role && !by_id.contains_key(&c.id))
+            .map(|c| c.id.as_str())
+            .collect();
+
+        if failed == expected && errored.is_empty() && missing.is_empty() {
+            return Ok(());
+        }
+        let mut m = format!(
+            "{} ({}): the suite's verdicts differ from the manifest\n  why: {}\n  expected to fail: {}\n  actually failed:  {}\n",
+            self.imp.name,
+            self.imp.role,
+            self.imp.why,
+            set_text(&expected),
+            set_text(&failed)
+        );
+        for id in failed.difference(&expected) {
+            let c = by_id.get(id);
+            let _ = writeln!(
+                m,
+                "  failed but expected to pass: {id}\n    {}",
+                c.map(|c| text(c, "message")).unwrap_or_default()
+            );
+            if let Some(h) = c.map(|c| text(c, "hint")).filter(|h| !h.is_empty()) {
+                let _ = writeln!(m, "    hint: {h}");
+            }
+        }
+        for id in expected.difference(&failed) {
+            let (status, message) = match by_id.get(id) {
+                Some(c) => (text(c, "status"), text(c, "message")),
+                None => ("not reported".into(), String::new()),
+            };
+            let _ = writeln!(m, "  expected to fail but {status}: {id} {message}");
+        }
+        if !errored.is_empty() {
+            let _ = writeln!(m, "  errored (the suite could not run them):\n{}", errored.join("\n"));
+        }
+        if !missing.is_empty() {
+            let _ = writeln!(m, "  not in the report: {}", missing.join(", "));
+        }
+        Err(m)
+    }
+}
+
+fn set_text(s: &BTreeSet<String>) -> String {
+    if s.is_empty() {
+        "(none)".into()
+    } else {
+        s.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| shlex::try_quote(a).map(|q| q.into_owned()).unwrap_or_else(|_| a.clone()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
+}
+
+fn python_present() -> Result<(), String> {
+    match Command::new("python3")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("python3 --version failed ({s}): the Python fixtures need python3")),
+        Err(e) => Err(format!(
+            "python3 not found on PATH ({e}): the Python fixtures need python3"
+        )),
+    }
+}
+
+struct SuiteOutput {
+    status: String,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_deadline() -> Duration {
+    std::env::var("CONFORMANCE_SELFTEST_DEADLINE")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(DEFAULT_RUN_DEADLINE, Duration::from_secs)
+}
+
+/// Runs the suite with a deadline; exit status 2 (usage, or the suite could not run) is
+/// an error, 0 and 1 are verdicts.
+fn run_suite(args: &[String]) -> Result<SuiteOutput, String> {
+    let mut child = Command::new(CONFORMANCE)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {CONFORMANCE}: {e}"))?;
+    // Drain both pipes on threads so a large report never blocks the suite.
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = run_deadline();
+    let status = wait_with_deadline(&mut child, deadline);
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let status = match status {
+        Some(s) => s,
+        None => {
+            return Err(format!(
+                "the suite did not finish within {} s (killed)\nstderr: {}",
+                deadline.as_secs(),
+                truncate(&stderr, 2000)
+            ));
+        }
+    };
+    if status.code() == Some(2) || status.code().is_none() {
+        return Err(format!(
+            "the suite could not run ({status}):\nstderr: {}\nstdout: {}",
+            truncate(&stderr, 2000),
+            truncate(&stdout, 500)
+        ));
+    }
+    Ok(SuiteOutput {
+        status: status.to_string(),
+        stdout,
+        stderr,
+    })
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// The exit status, or None after killing the child at the deadline.
+fn wait_with_deadline(child: &mut Child, deadline: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if start.elapsed() < deadline => thread::sleep(POLL),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// Processes still running the impl once the suite is done, after a grace period; any
+/// found are killed (they are ours: started by the suite for this impl).
+fn survivors(words: &[String]) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let found = matching_processes(words);
+        if found.is_empty() {
+            return Vec::new();
+        }
+        if start.elapsed() >= SURVIVOR_GRACE {
+            for (pid, _) in &found {
+                if let Some(p) = rustix::process::Pid::from_raw(*pid) {
+                    let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                }
+            }
+            return found
+                .into_iter()
+                .map(|(pid, cmd)| format!("  pid {pid}: {cmd}"))
+                .collect();
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// Processes whose command line runs this impl. A single-word command (a built binary)
+/// matches any argument equal to it; otherwise the words after the interpreter must
+/// appear in a row, not followed by another `--option` (so `server.py` does not match a
+/// concurrently running `server.py --defect x`).
+fn matching_processes(words: &[String]) -> Vec<(i32, String)> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if u32::try_from(pid).ok() == Some(me) {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let argv: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        // The suite's own command line carries the impl's command as one argument.
+        if argv
+            .first()
+            .is_some_and(|a| a == CONFORMANCE || a.ends_with("/conformance"))
+        {
+            continue;
+        }
+        if runs_impl(&argv, words) {
+            out.push((pid, argv.join(" ")));
+        }
+    }
+    out
+}
+
+fn runs_impl(argv: &[String], words: &[String]) -> bool {
+    match words {
+        [] => false,
+        [bin] => argv.iter().any(|a| a == bin),
+        [_, rest @ ..] => argv.windows(rest.len()).enumerate().any(|(i, w)| {
+            w == rest && argv.get(i + rest.len()).is_none_or(|next| !next.starts_with("--"))
+        }),
+    }
+}
