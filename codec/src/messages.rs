@@ -41,7 +41,10 @@
 //! Decoders never panic, never allocate, borrow every name and text from their input, and
 //! check each field as soon as its bytes are in: a prefix that is already provably wrong
 //! (bad magic, bad ID, a zero length where the text forbids it) is that error, any other
-//! cut-off record is [`DecodeError::Incomplete`] with the number of bytes still missing.
+//! cut-off record is [`DecodeError::Incomplete`] with the least number of bytes that could
+//! complete it (reading exactly that many never reads into the next record). Bytes after a
+//! record are returned as `rest`: the assignment allows none, and what to do about them is the
+//! caller's reading.
 //! Declared lengths are at most 255 or 65535 by their field widths; no length is trusted
 //! before the bytes are there. Values are validated on construction ([`Request::read`],
 //! [`Request::create`]) or decode, so encoding is infallible; [`Response::encode_items`]
