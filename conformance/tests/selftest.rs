@@ -432,7 +432,10 @@ fn manifest_problems(
             p.push(format!("{at}: the name is used twice"));
         }
         if imp.role != "server" && imp.role != "client" {
-            p.push(format!("{at}: role `{}` is neither server nor client", imp.role));
+            p.push(format!(
+                "{at}: role `{}` is neither server nor client",
+                imp.role
+            ));
         }
         if let Some(m) = &imp.model {
             if !["iterative", "threaded", "event-driven"].contains(&m.as_str()) {
@@ -443,7 +446,10 @@ fn manifest_problems(
             p.push(format!("{at}: `why` is empty"));
         }
         if shlex::split(&imp.command).is_none_or(|t| t.is_empty()) {
-            p.push(format!("{at}: command `{}` does not split into words", imp.command));
+            p.push(format!(
+                "{at}: command `{}` does not split into words",
+                imp.command
+            ));
         }
         match &imp.source {
             Some(src) => {
@@ -451,7 +457,9 @@ fn manifest_problems(
                     p.push(format!("{at}: source {src} does not exist"));
                 }
                 if !imp.command.contains("{bin}") {
-                    p.push(format!("{at}: has a source but its command does not use {{bin}}"));
+                    p.push(format!(
+                        "{at}: has a source but its command does not use {{bin}}"
+                    ));
                 }
             }
             None => {
@@ -470,9 +478,10 @@ fn manifest_problems(
             }
             match by_id.get(id.as_str()) {
                 None => p.push(format!("{at}: {id} is no check of suite {suite}")),
-                Some(c) if c.role != imp.role => {
-                    p.push(format!("{at}: {id} is a {} check, the impl a {}", c.role, imp.role))
-                }
+                Some(c) if c.role != imp.role => p.push(format!(
+                    "{at}: {id} is a {} check, the impl a {}",
+                    c.role, imp.role
+                )),
                 Some(c) if !c.asserted() => p.push(format!(
                     "{at}: {id} is {}: only required/recommended checks are asserted",
                     c.level
@@ -486,7 +495,7 @@ fn manifest_problems(
         let covered = manifest
             .impls
             .iter()
-            .any(|i| i.role == c.role && i.fail.iter().any(|f| *f == c.id));
+            .any(|i| i.role == c.role && i.fail.contains(&c.id));
         if !covered {
             p.push(format!(
                 "{suite}: {} ({}) fails on no known-bad impl: add one to fixtures/impls/{suite}/",
@@ -510,7 +519,10 @@ struct Job {
 impl Job {
     fn run(&self) -> Result<(), Failed> {
         let bin = match &self.imp.source {
-            Some(_) => match self.builds.get(&(self.suite.clone(), self.imp.name.clone())) {
+            Some(_) => match self
+                .builds
+                .get(&(self.suite.clone(), self.imp.name.clone()))
+            {
                 Some(Ok(path)) => Some(path.clone()),
                 Some(Err(e)) => return Err(e.clone().into()),
                 None => return Err("the C source was not built".into()),
@@ -526,7 +538,14 @@ impl Job {
         }
 
         let mut args: Vec<String> = vec!["run".into(), self.suite.clone()];
-        args.push(if self.imp.role == "client" { "--client-cmd" } else { "--server-cmd" }.into());
+        args.push(
+            if self.imp.role == "client" {
+                "--client-cmd"
+            } else {
+                "--server-cmd"
+            }
+            .into(),
+        );
         args.push(command.clone());
         if let Some(m) = &self.imp.model {
             args.extend(["--model".into(), m.clone()]);
@@ -647,7 +666,11 @@ impl Job {
             let _ = writeln!(m, "  expected to fail but {status}: {id} {message}");
         }
         if !errored.is_empty() {
-            let _ = writeln!(m, "  errored (the suite could not run them):\n{}", errored.join("\n"));
+            let _ = writeln!(
+                m,
+                "  errored (the suite could not run them):\n{}",
+                errored.join("\n")
+            );
         }
         if !missing.is_empty() {
             let _ = writeln!(m, "  not in the report: {}", missing.join(", "));
@@ -666,7 +689,11 @@ fn set_text(s: &BTreeSet<String>) -> String {
 
 fn shell_words(args: &[String]) -> String {
     args.iter()
-        .map(|a| shlex::try_quote(a).map(|q| q.into_owned()).unwrap_or_else(|_| a.clone()))
+        .map(|a| {
+            shlex::try_quote(a)
+                .map(|q| q.into_owned())
+                .unwrap_or_else(|_| a.clone())
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -691,7 +718,9 @@ fn python_present() -> Result<(), String> {
         .status()
     {
         Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("python3 --version failed ({s}): the Python fixtures need python3")),
+        Ok(s) => Err(format!(
+            "python3 --version failed ({s}): the Python fixtures need python3"
+        )),
         Err(e) => Err(format!(
             "python3 not found on PATH ({e}): the Python fixtures need python3"
         )),
@@ -813,7 +842,11 @@ fn matching_processes(words: &[String]) -> Vec<(i32, String)> {
         return out;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if u32::try_from(pid).ok() == Some(me) {
@@ -846,7 +879,10 @@ fn runs_impl(argv: &[String], words: &[String]) -> bool {
         [] => false,
         [bin] => argv.iter().any(|a| a == bin),
         [_, rest @ ..] => argv.windows(rest.len()).enumerate().any(|(i, w)| {
-            w == rest && argv.get(i + rest.len()).is_none_or(|next| !next.starts_with("--"))
+            w == rest
+                && argv
+                    .get(i + rest.len())
+                    .is_none_or(|next| !next.starts_with("--"))
         }),
     }
 }
