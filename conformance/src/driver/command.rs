@@ -1,0 +1,218 @@
+//! Turning a command line (`--server-cmd "python3 server.py"`) into a process: split like a
+//! shell (no shell runs), fill placeholders or append the role's standard arguments, and
+//! prepare a `std::process::Command` in its own process group, with rlimits and a scrubbed
+//! environment.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The placeholders a command may hold.
+pub const PLACEHOLDERS: &[&str] = &["{host}", "{port}", "{seq}", "{user}", "{request}"];
+
+/// Environment variables removed from every subject: the suite must see the subject's own
+/// output buffering (this machine sets PYTHONUNBUFFERED=1, which would hide a missing flush).
+pub const SCRUBBED_ENV: &[&str] = &["PYTHONUNBUFFERED", "LD_PRELOAD"];
+/// Prefix of variables removed as well (stdbuf's settings travel as `_STDBUF_I/O/E`).
+pub const SCRUBBED_ENV_PREFIX: &str = "_STDBUF_";
+/// The variable that marks every process of a subject (found again in /proc/PID/environ).
+pub const MARKER_VAR: &str = "CONFORMANCE_SUBJECT";
+
+/// A command line given by the user, split into words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// As the user typed it (for reports).
+    pub display: String,
+    /// Split like a shell.
+    pub words: Vec<String>,
+}
+
+/// Why a command line is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// Unbalanced quotes or an empty command.
+    #[error("cannot split the command {0:?} like a shell (empty, or an unclosed quote)")]
+    Unsplittable(String),
+    /// The program is neither a path to an executable file nor found on PATH.
+    #[error("command not found: {0} (give a path like ./tcpserver, or a program on PATH)")]
+    NotFound(String),
+}
+
+impl CommandSpec {
+    /// Splits `line` like a POSIX shell would (quotes, backslashes; no expansion).
+    pub fn parse(line: &str) -> Result<CommandSpec, CommandError> {
+        match shlex::split(line) {
+            Some(words) if !words.is_empty() => Ok(CommandSpec {
+                display: line.to_owned(),
+                words,
+            }),
+            _ => Err(CommandError::Unsplittable(line.to_owned())),
+        }
+    }
+
+    /// Whether any word holds a placeholder (then no standard arguments are appended).
+    pub fn has_placeholders(&self) -> bool {
+        self.words.iter().any(|w| has_placeholder(w))
+    }
+
+    /// The argv to run: placeholders filled from `vars`, or `standard` (itself a list of
+    /// placeholder templates) appended. With `override_args`, the words holding
+    /// placeholders (or, without any, the standard arguments) are replaced by those
+    /// arguments: argument checks run the program with exactly the arguments they test.
+    pub fn argv(
+        &self,
+        vars: &[(&str, String)],
+        standard: &[&str],
+        override_args: Option<&[String]>,
+    ) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.words.len() + standard.len());
+        let mut inserted = false;
+        for w in &self.words {
+            if has_placeholder(w) {
+                if let Some(over) = override_args {
+                    if !inserted {
+                        out.extend(over.iter().cloned());
+                        inserted = true;
+                    }
+                    continue;
+                }
+                out.push(fill(w, vars));
+            } else {
+                out.push(w.clone());
+            }
+        }
+        if !self.has_placeholders() {
+            match override_args {
+                Some(over) => out.extend(over.iter().cloned()),
+                None => out.extend(standard.iter().map(|w| fill(w, vars))),
+            }
+        }
+        out
+    }
+
+    /// Checks that the program exists: a path (with a `/`) to a file, or a name on PATH.
+    pub fn resolve(&self) -> Result<PathBuf, CommandError> {
+        resolve_program(&self.words[0])
+    }
+}
+
+fn has_placeholder(word: &str) -> bool {
+    PLACEHOLDERS.iter().any(|p| word.contains(p))
+}
+
+/// Replaces every `{name}` of `vars` in `word`; unknown placeholders stay as they are.
+pub fn fill(word: &str, vars: &[(&str, String)]) -> String {
+    let mut s = word.to_owned();
+    for (name, value) in vars {
+        s = s.replace(&format!("{{{name}}}"), value);
+    }
+    s
+}
+
+/// Finds `program` as the shell would: a word with a `/` is a path, else each PATH entry.
+pub fn resolve_program(program: &str) -> Result<PathBuf, CommandError> {
+    let is_file = |p: &Path| p.is_file();
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return if is_file(&p) {
+            Ok(p)
+        } else {
+            Err(CommandError::NotFound(program.to_owned()))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| is_file(p))
+        .ok_or_else(|| CommandError::NotFound(program.to_owned()))
+}
+
+/// Resource limits of every subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// CPU seconds (a busy loop ends, never the machine).
+    pub cpu_secs: u64,
+    /// Address space in bytes.
+    pub address_space: u64,
+    /// Open files. 1024 on purpose: 1100 handshakes catch a server that never closes.
+    pub open_files: u64,
+    /// Largest file the subject may write.
+    pub file_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            cpu_secs: 300,
+            address_space: 2 << 30,
+            open_files: 1024,
+            file_size: 64 << 20,
+        }
+    }
+}
+
+static MARKERS: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh `CONFORMANCE_SUBJECT=<harness pid>.<n>` marker.
+pub fn new_marker() -> String {
+    let n = MARKERS.fetch_add(1, Ordering::Relaxed);
+    format!("{MARKER_VAR}={}.{n}", std::process::id())
+}
+
+/// A `Command` for `argv`: own process group, rlimits, scrubbed environment, the marker,
+/// all three standard streams piped.
+pub fn prepare(argv: &[OsString], limits: Limits, marker: &str) -> Command {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    for (key, _) in std::env::vars_os() {
+        let drop = key
+            .to_str()
+            .is_some_and(|k| SCRUBBED_ENV.contains(&k) || k.starts_with(SCRUBBED_ENV_PREFIX));
+        if drop {
+            cmd.env_remove(&key);
+        }
+    }
+    for k in SCRUBBED_ENV {
+        cmd.env_remove(k);
+    }
+    if let Some((k, v)) = marker.split_once('=') {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec; it only makes
+    // setrlimit system calls (async-signal-safe) and touches no lock or allocation.
+    unsafe {
+        cmd.pre_exec(move || apply_limits(limits));
+    }
+    cmd
+}
+
+fn apply_limits(l: Limits) -> std::io::Result<()> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    // Never ask above the current hard limit: raising it needs privileges.
+    let set = |r, soft: u64, hard: u64| {
+        let cap = getrlimit(r).maximum.unwrap_or(u64::MAX);
+        let (soft, hard) = (soft.min(cap), hard.min(cap));
+        setrlimit(
+            r,
+            Rlimit {
+                current: Some(soft),
+                maximum: Some(hard),
+            },
+        )
+    };
+    // CPU: the hard limit a little above the soft one so SIGXCPU comes before SIGKILL.
+    set(Resource::Cpu, l.cpu_secs, l.cpu_secs + 5)?;
+    set(Resource::As, l.address_space, l.address_space)?;
+    set(Resource::Nofile, l.open_files, l.open_files)?;
+    set(Resource::Core, 0, 0)?;
+    set(Resource::Fsize, l.file_size, l.file_size)?;
+    // If the suite itself is killed (Ctrl-C, a CI timeout), the subject goes too.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    Ok(())
+}

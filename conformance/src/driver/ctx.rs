@@ -1,0 +1,359 @@
+//! [`Ctx`]: everything a check body may use. A check describes a scenario with it (start
+//! the subject, connect, send, wait for a reply or a line, kill) and never touches a process,
+//! a socket or a clock directly.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::command::{CommandSpec, Limits, new_marker, prepare};
+use super::output::Capture;
+use super::peer::{FakeServer, Transcript};
+use super::ports;
+use super::run::{Finished, run_to_end};
+use super::runner::Details;
+use super::subject::Subject;
+use crate::check::{Check, Model, Role, Stop, harness_error};
+use crate::suites::Suite;
+use crate::timing::Timing;
+
+/// Where a role's program comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectCmd {
+    /// The reference program, reached as `<exe> ref <program>`.
+    Reference(PathBuf),
+    /// The user's command (`--server-cmd`, `--client-cmd`).
+    Command(CommandSpec),
+}
+
+impl SubjectCmd {
+    /// The user's command line, or None for the reference (JSON `subjects`).
+    pub fn user_display(&self) -> Option<&str> {
+        match self {
+            SubjectCmd::Reference(_) => None,
+            SubjectCmd::Command(c) => Some(&c.display),
+        }
+    }
+}
+
+/// The settings of one run, shared by all its checks.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The server subject.
+    pub server: SubjectCmd,
+    /// The client subject.
+    pub client: SubjectCmd,
+    /// The server model (hello, multiclient); None when not given.
+    pub model: Option<Model>,
+    /// Deadlines.
+    pub timing: Timing,
+    /// A port forced with `--port` (then checks run one at a time).
+    pub fixed_port: Option<u16>,
+    /// Resource limits of every subject.
+    pub limits: Limits,
+}
+
+impl RunConfig {
+    /// Both roles against the reference programs of `exe`.
+    pub fn reference(exe: PathBuf) -> RunConfig {
+        RunConfig {
+            server: SubjectCmd::Reference(exe.clone()),
+            client: SubjectCmd::Reference(exe),
+            model: None,
+            timing: Timing::default(),
+            fixed_port: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// How to start a subject: placeholder values, argument override, stdin, timeout, port.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    vars: Vec<(&'static str, String)>,
+    args: Option<Vec<String>>,
+    stdin: Vec<u8>,
+    timeout: Option<Duration>,
+    port: Option<u16>,
+    open_files: Option<u64>,
+}
+
+impl Launch {
+    /// Standard arguments, default values.
+    pub fn new() -> Launch {
+        Launch::default()
+    }
+    /// Sets a placeholder (`seq`, `user`, `request`; `host` and `port` have defaults).
+    pub fn var(mut self, name: &'static str, value: impl ToString) -> Launch {
+        self.vars.retain(|(n, _)| *n != name);
+        self.vars.push((name, value.to_string()));
+        self
+    }
+    /// Runs the program with exactly these arguments instead of the standard ones
+    /// (argument checks). For a command with placeholders, the words holding them are
+    /// replaced; for a reference program, its flags (--model) are left out too.
+    pub fn args<I, S>(mut self, args: I) -> Launch
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args = Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Bytes given on stdin (all at once, then stdin is closed, for [`Ctx::run`]).
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Launch {
+        self.stdin = bytes.into();
+        self
+    }
+    /// How long [`Ctx::run`] lets it run (default: the exit deadline plus slack).
+    pub fn timeout(mut self, d: Duration) -> Launch {
+        self.timeout = Some(d);
+        self
+    }
+    /// The port: a server's to listen on, a client's to connect to (the fake server's).
+    pub fn port(mut self, port: u16) -> Launch {
+        self.port = Some(port);
+        self
+    }
+    /// Overrides the open-files limit (default 1024).
+    pub fn open_files(mut self, n: u64) -> Launch {
+        self.open_files = Some(n);
+        self
+    }
+}
+
+/// The context of one check.
+#[derive(Debug)]
+pub struct Ctx {
+    check: &'static Check,
+    suite: &'static Suite,
+    cfg: Arc<RunConfig>,
+    log: Transcript,
+    captures: Vec<(String, Arc<Capture>)>,
+    survivors: Arc<Mutex<Vec<String>>>,
+    notes: Vec<String>,
+}
+
+impl Ctx {
+    pub(crate) fn new(check: &'static Check, suite: &'static Suite, cfg: Arc<RunConfig>) -> Ctx {
+        Ctx {
+            check,
+            suite,
+            cfg,
+            log: Transcript::default(),
+            captures: Vec::new(),
+            survivors: Arc::default(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The check being run.
+    pub fn check(&self) -> &'static Check {
+        self.check
+    }
+    /// The server model under test (None: not given; treat as iterative).
+    pub fn model(&self) -> Option<Model> {
+        self.cfg.model
+    }
+    /// Deadlines (spec figures plus slack).
+    pub fn timing(&self) -> &Timing {
+        &self.cfg.timing
+    }
+    /// The transcript of this check's connections.
+    pub fn transcript(&self) -> &Transcript {
+        &self.log
+    }
+    /// Adds a line to the report of this check (shown with a failure).
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+    /// Whether the subject of `role` is the reference program.
+    pub fn is_reference(&self, role: Role) -> bool {
+        matches!(self.subject_cmd(role), SubjectCmd::Reference(_))
+    }
+
+    /// A fresh port for a server (the forced `--port` if one was given).
+    pub fn port(&self) -> Result<u16, Stop> {
+        match self.cfg.fixed_port {
+            Some(p) => Ok(p),
+            None => ports::allocate().ok_or_else(|| harness_error("no free port in 20000..32000")),
+        }
+    }
+
+    /// Starts the server subject on a fresh port with its standard arguments and waits
+    /// until it listens (startup deadline plus slack).
+    pub fn server(&mut self) -> Result<Subject, Stop> {
+        let port = self.port()?;
+        self.server_on(port)
+    }
+
+    /// Starts the server subject on `port` and waits until it listens.
+    pub fn server_on(&mut self, port: u16) -> Result<Subject, Stop> {
+        let mut s = self.spawn(Role::Server, Launch::new().port(port))?;
+        s.wait_listening(self.timing().startup())?;
+        Ok(s)
+    }
+
+    /// Starts the subject of `role` and returns at once (no wait for listening): servers
+    /// with odd arguments, interactive clients fed with [`Subject::write_stdin`].
+    pub fn spawn(&mut self, role: Role, launch: Launch) -> Result<Subject, Stop> {
+        let port = match (role, launch.port) {
+            (_, Some(p)) => p,
+            (Role::Server, None) => self.port()?,
+            (Role::Client, None) => 0,
+        };
+        let (argv, display) = self.argv(role, &launch, port)?;
+        let marker = new_marker();
+        let cmd = prepare(&argv, self.limits(&launch), &marker);
+        let capture = Capture::new();
+        self.captures.push((display.clone(), Arc::clone(&capture)));
+        let mut subject = Subject::start(
+            cmd,
+            display.clone(),
+            marker,
+            Some(port),
+            &self.log,
+            capture,
+            Arc::clone(&self.survivors),
+        )
+        .map_err(|e| harness_error(format!("cannot start `{display}`: {e}")))?;
+        if !launch.stdin.is_empty() && !subject.write_stdin(&launch.stdin) {
+            self.notes
+                .push("the subject did not read its stdin".to_owned());
+        }
+        Ok(subject)
+    }
+
+    /// Runs the subject of `role` to its end through assert_cmd: stdin given at once,
+    /// killed (group and all) at the timeout. For clients and argument checks.
+    pub fn run(&mut self, role: Role, launch: Launch) -> Result<Finished, Stop> {
+        let port = launch.port.unwrap_or(0);
+        let (argv, display) = self.argv(role, &launch, port)?;
+        let marker = new_marker();
+        let cmd = prepare(&argv, self.limits(&launch), &marker);
+        let timeout = launch.timeout.unwrap_or(self.timing().exit());
+        let fin = run_to_end(cmd, display.clone(), marker, launch.stdin.clone(), timeout)
+            .map_err(|e| harness_error(format!("cannot run `{display}`: {e}")))?;
+        self.captures.push((display, Arc::clone(&fin.capture)));
+        Ok(fin)
+    }
+
+    /// Runs the client subject to its end (as [`Ctx::run`]) while `scenario` plays its
+    /// server on a fresh [`FakeServer`] in another thread; the client is given the fake
+    /// server's port. The scenario must bound its own waits (every Peer call has a
+    /// deadline); it gets the server back to check, after the run, that nobody connected.
+    pub fn run_with_fake_server<R: Send>(
+        &mut self,
+        launch: Launch,
+        scenario: impl FnOnce(&mut FakeServer) -> R + Send,
+    ) -> Result<(Finished, R), Stop> {
+        let mut fake = self.fake_server()?;
+        let launch = launch.port(fake.port());
+        let (fin, r) = std::thread::scope(|s| {
+            let handle = s.spawn(|| scenario(&mut fake));
+            let fin = self.run(Role::Client, launch);
+            (fin, handle.join())
+        });
+        let fin = fin?;
+        match r {
+            Ok(r) => Ok((fin, r)),
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+
+    /// A fake server on 127.0.0.1 for a client subject.
+    pub fn fake_server(&self) -> Result<FakeServer, Stop> {
+        FakeServer::bind(&self.log)
+    }
+
+    fn limits(&self, launch: &Launch) -> Limits {
+        let mut l = self.cfg.limits;
+        if let Some(n) = launch.open_files {
+            l.open_files = n;
+        }
+        l
+    }
+
+    fn subject_cmd(&self, role: Role) -> &SubjectCmd {
+        match role {
+            Role::Server => &self.cfg.server,
+            Role::Client => &self.cfg.client,
+        }
+    }
+
+    fn argv(
+        &self,
+        role: Role,
+        launch: &Launch,
+        port: u16,
+    ) -> Result<(Vec<OsString>, String), Stop> {
+        let mut vars: Vec<(&str, String)> =
+            vec![("host", "127.0.0.1".to_owned()), ("port", port.to_string())];
+        for (k, v) in &launch.vars {
+            vars.retain(|(n, _)| n != k);
+            vars.push((k, v.clone()));
+        }
+        let standard = match role {
+            Role::Server => self.suite.server_args,
+            Role::Client => self.suite.client_args,
+        };
+        let over = launch.args.as_deref();
+        match self.subject_cmd(role) {
+            SubjectCmd::Command(spec) => {
+                let argv = spec.argv(&vars, standard, over);
+                let display = shlex::try_join(argv.iter().map(String::as_str))
+                    .unwrap_or_else(|_| argv.join(" "));
+                Ok((argv.into_iter().map(OsString::from).collect(), display))
+            }
+            SubjectCmd::Reference(exe) => {
+                let program = match role {
+                    Role::Server => self.suite.server_program,
+                    Role::Client => self.suite.client_program,
+                };
+                let mut args: Vec<String> = vec![program.to_owned()];
+                match over {
+                    Some(o) => args.extend(o.iter().cloned()),
+                    None => {
+                        args.extend(standard.iter().map(|w| super::command::fill(w, &vars)));
+                        if role == Role::Server {
+                            args.extend(self.suite.reference_flags(self.cfg.model, self.timing()));
+                        }
+                    }
+                }
+                let display = format!("conformance ref {}", args.join(" "));
+                let mut argv = vec![exe.clone().into_os_string(), OsString::from("ref")];
+                argv.extend(args.into_iter().map(OsString::from));
+                Ok((argv, display))
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> Details {
+        let mut notes = self.notes;
+        notes.extend(
+            self.survivors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned(),
+        );
+        let outputs = self
+            .captures
+            .into_iter()
+            .map(|(cmd, cap)| (cmd, cap.tail()))
+            .collect();
+        Details {
+            transcript: self.log.events(),
+            outputs,
+            notes,
+        }
+    }
+
+    pub(crate) fn survivors(&self) -> Vec<String> {
+        self.survivors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

@@ -1,0 +1,57 @@
+//! Port allocation: every check gets its own port, never reused within a run. Ports come
+//! from below the kernel's ephemeral range (so a client's source port never takes one) and
+//! are probed: no socket of any state on it in /proc/net/tcp{,6} (TIME_WAIT included), and
+//! a bind without SO_REUSEADDR succeeds on 0.0.0.0 and 127.0.0.1.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustix::net::{AddressFamily, SocketType, bind, socket};
+
+use super::procfs;
+
+/// First port handed out.
+pub const FIRST: u16 = 20000;
+/// One past the last (32768 starts Linux's default ephemeral range).
+pub const END: u16 = 32000;
+
+static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
+
+fn start() -> u32 {
+    // Spread concurrent runs (other terminals, other test binaries) over the range.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (std::process::id().wrapping_mul(7919) ^ nanos) % u32::from(END - FIRST)
+}
+
+/// A free port, or None when the whole range is taken.
+pub fn allocate() -> Option<u16> {
+    let span = u32::from(END - FIRST);
+    let _ = CURSOR.compare_exchange(u32::MAX, start(), Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..span {
+        let n = CURSOR.fetch_add(1, Ordering::SeqCst) % span;
+        let port = FIRST + u16::try_from(n).ok()?;
+        if is_free(port) {
+            return Some(port);
+        }
+    }
+    None
+}
+
+/// Whether `port` has no socket at all and binds without SO_REUSEADDR.
+pub fn is_free(port: u16) -> bool {
+    !procfs::port_in_use(port)
+        && binds(Ipv4Addr::UNSPECIFIED, port)
+        && binds(Ipv4Addr::LOCALHOST, port)
+}
+
+fn binds(ip: Ipv4Addr, port: u16) -> bool {
+    // std's TcpListener sets SO_REUSEADDR, which would hide a TIME_WAIT: use a raw socket.
+    let Ok(fd) = socket(AddressFamily::INET, SocketType::STREAM, None) else {
+        return false;
+    };
+    bind(&fd, &SocketAddrV4::new(ip, port)).is_ok()
+}

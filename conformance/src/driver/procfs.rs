@@ -1,0 +1,184 @@
+//! Reading /proc: process groups, listening sockets, thread counts, bytes written.
+//! Everything here is a snapshot; callers poll with a deadline. Unreadable entries (a
+//! process that just exited) are skipped, never errors.
+
+use std::collections::HashSet;
+use std::fs;
+
+/// One process as /proc/PID/stat shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Its pid.
+    pub pid: i32,
+    /// Its parent.
+    pub ppid: i32,
+    /// Its process group.
+    pub pgrp: i32,
+    /// One-letter state (`R`, `S`, `Z`...).
+    pub state: char,
+}
+
+/// Parses /proc/PID/stat (the command name may hold spaces and parentheses: fields are
+/// counted from the last `)`).
+pub fn stat(pid: i32) -> Option<ProcStat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &text)
+}
+
+/// Parses the text of a /proc/PID/stat file.
+pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    let pgrp = f.next()?.parse().ok()?;
+    Some(ProcStat {
+        pid,
+        ppid,
+        pgrp,
+        state,
+    })
+}
+
+/// Every pid in /proc.
+pub fn all_pids() -> Vec<i32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Live (not zombie) members of process group `pgid`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter_map(stat)
+        .filter(|s| s.pgrp == pgid && s.state != 'Z' && s.state != 'X')
+        .map(|s| s.pid)
+        .collect()
+}
+
+/// Live processes whose environment holds `marker` (a `NAME=value` entry): finds a
+/// subject's processes even after one escaped its group with setsid.
+pub fn marked_pids(marker: &str) -> Vec<i32> {
+    let needle = marker.as_bytes();
+    all_pids()
+        .into_iter()
+        .filter(|&pid| {
+            fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|&b| b == 0).any(|kv| kv == needle))
+                .unwrap_or(false)
+        })
+        .filter(|&pid| stat(pid).is_some_and(|s| s.state != 'Z' && s.state != 'X'))
+        .collect()
+}
+
+/// A TCP socket as /proc/net/tcp{,6} lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpEntry {
+    /// Local port.
+    pub port: u16,
+    /// Kernel state (0x0A = LISTEN, 0x06 = TIME_WAIT).
+    pub state: u8,
+    /// Socket inode (0 for TIME_WAIT entries).
+    pub inode: u64,
+}
+
+/// The kernel's LISTEN state code.
+pub const TCP_LISTEN: u8 = 0x0A;
+
+/// Every TCP socket of the machine's network namespace, IPv4 and IPv6.
+pub fn tcp_entries() -> Vec<TcpEntry> {
+    let mut out = Vec::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        if let Ok(text) = fs::read_to_string(file) {
+            out.extend(text.lines().skip(1).filter_map(parse_tcp_line));
+        }
+    }
+    out
+}
+
+/// Parses one line of /proc/net/tcp: `sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...`.
+pub fn parse_tcp_line(line: &str) -> Option<TcpEntry> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let local = f.get(1)?;
+    let port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+    let state = u8::from_str_radix(f.get(3)?, 16).ok()?;
+    let inode = f.get(9)?.parse().ok()?;
+    Some(TcpEntry { port, state, inode })
+}
+
+/// Inodes of the sockets process `pid` holds open.
+pub fn socket_inodes(pid: i32) -> HashSet<u64> {
+    let Ok(dir) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return HashSet::new();
+    };
+    dir.filter_map(|e| {
+        let link = fs::read_link(e.ok()?.path()).ok()?;
+        let s = link.to_str()?;
+        s.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    })
+    .collect()
+}
+
+/// Ports on which a process of group `pgid` holds a LISTEN socket.
+pub fn group_listening_ports(pgid: i32) -> Vec<u16> {
+    let listening: Vec<TcpEntry> = tcp_entries()
+        .into_iter()
+        .filter(|e| e.state == TCP_LISTEN && e.inode != 0)
+        .collect();
+    if listening.is_empty() {
+        return Vec::new();
+    }
+    let mut inodes = HashSet::new();
+    for pid in group_members(pgid) {
+        inodes.extend(socket_inodes(pid));
+    }
+    let mut ports: Vec<u16> = listening
+        .iter()
+        .filter(|e| inodes.contains(&e.inode))
+        .map(|e| e.port)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// Whether a process of group `pgid` holds a LISTEN socket on `port`.
+pub fn group_listens_on(pgid: i32, port: u16) -> bool {
+    let inodes: HashSet<u64> = tcp_entries()
+        .into_iter()
+        .filter(|e| e.port == port && e.state == TCP_LISTEN && e.inode != 0)
+        .map(|e| e.inode)
+        .collect();
+    !inodes.is_empty()
+        && group_members(pgid)
+            .into_iter()
+            .any(|pid| !socket_inodes(pid).is_disjoint(&inodes))
+}
+
+/// Whether anybody at all listens on `port`.
+pub fn anyone_listens_on(port: u16) -> bool {
+    tcp_entries()
+        .iter()
+        .any(|e| e.port == port && e.state == TCP_LISTEN)
+}
+
+/// Whether any TCP socket (any state, TIME_WAIT included) uses local port `port`.
+pub fn port_in_use(port: u16) -> bool {
+    tcp_entries().iter().any(|e| e.port == port)
+}
+
+/// Number of threads of process `pid` (entries of /proc/PID/task).
+pub fn thread_count(pid: i32) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/task")).ok()?.count())
+}
+
+/// Bytes process `pid` has written so far (any fd: pipes, sockets), from /proc/PID/io.
+pub fn bytes_written(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+}

@@ -1,0 +1,139 @@
+//! Running checks: each in its own [`Ctx`], a panic caught and reported as errored, many at
+//! once on worker threads (each with its own processes and ports), so the run's wall time
+//! is its longest wait.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::ctx::{Ctx, RunConfig};
+use super::output::Line;
+use super::peer::Event;
+use crate::check::{Check, Model, Outcome};
+use crate::suites;
+
+/// What the report shows beside a verdict.
+#[derive(Debug, Clone, Default)]
+pub struct Details {
+    /// The last bytes exchanged.
+    pub transcript: Vec<Event>,
+    /// Each subject started by the check, with its last output lines.
+    pub outputs: Vec<(String, Vec<Line>)>,
+    /// Notes added by the check or the driver (survivors).
+    pub notes: Vec<String>,
+}
+
+/// The verdict on one check, with what it saw.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// The registry entry.
+    pub check: &'static Check,
+    /// The model it ran for.
+    pub model: Option<Model>,
+    /// The verdict.
+    pub outcome: Outcome,
+    /// Wall time.
+    pub duration: Duration,
+    /// Transcript, output tails, notes.
+    pub details: Details,
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without message".to_owned()
+    }
+}
+
+/// Why a check restricted to some models does not apply.
+pub fn skip_reason(check: &Check, model: Option<Model>) -> String {
+    let list: Vec<&str> = check.models.iter().map(|m| m.as_str()).collect();
+    let this = match model {
+        Some(m) => format!(
+            "this run tests {} {m} server",
+            if m == Model::Iterative { "an" } else { "a" }
+        ),
+        None => "no --model was given, so an iterative server is assumed".to_owned(),
+    };
+    format!("only for {} servers; {this}", list.join(" and "))
+}
+
+/// Runs one check to its verdict; never panics, never hangs past the check's deadlines.
+pub fn run_check(check: &'static Check, cfg: &Arc<RunConfig>) -> CheckReport {
+    let started = Instant::now();
+    let model = cfg.model;
+    if !check.applies_to(model) {
+        return CheckReport {
+            check,
+            model,
+            outcome: Outcome::Skipped(skip_reason(check, model)),
+            duration: Duration::ZERO,
+            details: Details::default(),
+        };
+    }
+    let Some(suite) = suites::find(check.suite) else {
+        return CheckReport {
+            check,
+            model,
+            outcome: Outcome::Errored(format!("unknown suite {}", check.suite)),
+            duration: Duration::ZERO,
+            details: Details::default(),
+        };
+    };
+    let mut ctx = Ctx::new(check, suite, Arc::clone(cfg));
+    let result = catch_unwind(AssertUnwindSafe(|| (check.run)(&mut ctx)));
+    let mut outcome = match result {
+        Ok(r) => Outcome::from(r),
+        Err(p) => Outcome::Errored(format!("the check panicked: {}", panic_text(&*p))),
+    };
+    let survivors = ctx.survivors();
+    if outcome == Outcome::Passed && !survivors.is_empty() {
+        outcome = Outcome::Errored(survivors.join("; "));
+    }
+    CheckReport {
+        check,
+        model,
+        outcome,
+        duration: started.elapsed(),
+        details: ctx.finish(),
+    }
+}
+
+/// Runs `checks` with up to `jobs` at once; `done` sees each report as it completes.
+/// Reports come back in the order of `checks`.
+pub fn run_checks(
+    checks: &[&'static Check],
+    cfg: &Arc<RunConfig>,
+    jobs: usize,
+    done: &(dyn Fn(&CheckReport) + Sync),
+) -> Vec<CheckReport> {
+    let jobs = if cfg.fixed_port.is_some() {
+        1
+    } else {
+        jobs.max(1)
+    };
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<CheckReport>>> = checks.iter().map(|_| Mutex::new(None)).collect();
+    thread::scope(|s| {
+        for _ in 0..jobs.min(checks.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(check) = checks.get(i) else { break };
+                    let report = run_check(check, cfg);
+                    done(&report);
+                    *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
