@@ -15,7 +15,11 @@
 //!   A cut-off frame is [`DecodeError::Incomplete`] at every prefix length.
 //! - [`FrameBuffer`] copies pushed bytes once into its own buffer and hands out each complete
 //!   payload as a borrow of that buffer. It grows only by the bytes actually pushed, never by
-//!   a declared length, so a header announcing 4 GiB followed by a close costs nothing.
+//!   a declared length, so a header announcing 4 GiB followed by a close costs nothing. The
+//!   space of returned frames is reused: at once when everything was returned, else by moving
+//!   the unreturned tail to the front once the returned prefix is at least 64 KiB and at least
+//!   as long as the tail (so a byte is moved at most once more, on average, and memory stays
+//!   within about twice the bytes not yet returned plus 64 KiB).
 //!
 //! # The reply rule
 //!
@@ -89,7 +93,7 @@ const COMPACT_MIN: usize = 64 * 1024;
 ///
 /// Bytes are copied once, on [`push`](FrameBuffer::push); [`next_frame`](FrameBuffer::next_frame)
 /// returns a borrow of the buffer and only advances a read cursor. The buffer's size follows
-/// the bytes pushed, never a declared length.
+/// the bytes pushed, never a declared length (see the module doc for how space is reused).
 #[derive(Debug, Clone, Default)]
 pub struct FrameBuffer {
     buf: Vec<u8>,
