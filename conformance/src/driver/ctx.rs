@@ -267,6 +267,11 @@ impl Ctx {
         FakeServer::bind(&self.log)
     }
 
+    /// A fake server on 127.0.0.1:`port` (a client must be seen NOT to connect to it).
+    pub fn fake_server_on(&self, port: u16) -> Result<FakeServer, Stop> {
+        FakeServer::bind_on(&self.log, port)
+    }
+
     fn limits(&self, launch: &Launch) -> Limits {
         let mut l = self.cfg.limits;
         if let Some(n) = launch.open_files {

@@ -342,8 +342,15 @@ pub struct FakeServer {
 impl FakeServer {
     /// Listens on 127.0.0.1 on a port the kernel picks (never the subject's business).
     pub fn bind(log: &Transcript) -> Result<FakeServer, Stop> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| harness_error(format!("fake server cannot listen: {e}")))?;
+        FakeServer::bind_on(log, 0)
+    }
+
+    /// Listens on 127.0.0.1:`port` (0: a port the kernel picks). A fixed port serves checks
+    /// that must see whether a client connects to a port it should have refused (e.g. one
+    /// out of the assignment's range); a port in use is a harness error.
+    pub fn bind_on(log: &Transcript, port: u16) -> Result<FakeServer, Stop> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .map_err(|e| harness_error(format!("fake server cannot listen on port {port}: {e}")))?;
         let port = listener
             .local_addr()
             .map_err(|e| harness_error(format!("fake server has no address: {e}")))?
