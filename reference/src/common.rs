@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
 /// Exit status of a usage error (bad arguments).
@@ -112,15 +112,29 @@ pub(crate) fn flag<'a>(flags: &'a [(String, OsString)], name: &str) -> Option<&'
     flags.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
-/// The address every server binds: all IPv4 interfaces.
-pub(crate) fn any_addr(port: u16) -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
-}
+/// Backlog of every listening socket. std's `TcpListener::bind` uses 128 here: a burst of
+/// connects beyond that overflows the accept queue and the kernel drops SYNs, which the
+/// clients retry only a second later. The kernel caps it at `net.core.somaxconn`.
+pub(crate) const BACKLOG: i32 = 4096;
 
-/// Bind and listen on `0.0.0.0:port`. std sets SO_REUSEADDR before bind on Unix, so a server
-/// restarts on its port at once even with connections of a killed predecessor in TIME_WAIT.
+/// Bind and listen on `0.0.0.0:port` with SO_REUSEADDR set before bind (so a server restarts
+/// on its port at once even with connections of a killed predecessor in TIME_WAIT) and a
+/// backlog of [`BACKLOG`].
 pub(crate) fn listen(port: u16) -> Result<TcpListener, String> {
-    TcpListener::bind(any_addr(port)).map_err(|e| format!("cannot listen on port {port}: {e}"))
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+    let fail = |what: &str, e: rustix::io::Errno| format!("cannot {what} port {port}: {e}");
+    let fd = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| fail("create a socket for", e))?;
+    sockopt::set_socket_reuseaddr(&fd, true).map_err(|e| fail("set SO_REUSEADDR for", e))?;
+    let addr = std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+    rustix::net::bind(&fd, &addr).map_err(|e| fail("bind", e))?;
+    rustix::net::listen(&fd, BACKLOG).map_err(|e| fail("listen on", e))?;
+    Ok(TcpListener::from(fd))
 }
 
 /// Raise the soft limit of open files to the hard limit, so that a server can hold as many
@@ -162,8 +176,26 @@ mod tests {
     fn listeners_have_so_reuseaddr() {
         let listener = listen(0).expect("listen on an ephemeral port");
         assert!(rustix::net::sockopt::socket_reuseaddr(&listener).unwrap());
-        let mio_listener = mio::net::TcpListener::bind(any_addr(0)).unwrap();
-        assert!(rustix::net::sockopt::socket_reuseaddr(&mio_listener).unwrap());
+        // std's own bind sets it too on Unix (checked, in case code moves back to it).
+        let std_listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        assert!(rustix::net::sockopt::socket_reuseaddr(&std_listener).unwrap());
+    }
+
+    #[test]
+    fn a_burst_of_connects_fits_in_the_backlog() {
+        // Nobody accepts: with a backlog of 128 the 130th connect would never complete.
+        let listener = listen(0).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns: Vec<_> = (0..600)
+            .map(|_| {
+                std::net::TcpStream::connect_timeout(
+                    &std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                    Duration::from_secs(10),
+                )
+                .expect("connect without a SYN retry")
+            })
+            .collect();
+        assert_eq!(conns.len(), 600);
     }
 
     #[test]
