@@ -214,6 +214,59 @@ impl Peer {
         Ok(())
     }
 
+    /// Sends `bytes` (possibly large) within `timeout`. [`Peer::send`] blocks for as long as
+    /// the subject does not read, so a large send to a subject that stopped reading would
+    /// hang the check; this one ends at the deadline. Failing (the subject stopped reading,
+    /// closed or reset) is the subject's fault.
+    pub fn send_within(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), Stop> {
+        self.log.record(&self.label, Dir::Sent, bytes);
+        let deadline = Instant::now() + timeout;
+        let mut sent = 0;
+        let result = loop {
+            let Some(rest) = bytes.get(sent..).filter(|r| !r.is_empty()) else {
+                break Ok(());
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                break Err(format!(
+                    "the subject took only {sent} of {} bytes within {timeout:?} (it stopped \
+                     reading)",
+                    bytes.len()
+                ));
+            }
+            let _ = self
+                .stream
+                .set_write_timeout(Some((deadline - now).max(Duration::from_millis(1))));
+            match self.stream.write(rest) {
+                Ok(0) => break Err(format!("the connection took no more after {sent} bytes")),
+                Ok(n) => sent += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    break Err(format!(
+                        "sending failed after {sent} of {} bytes: {e}",
+                        bytes.len()
+                    ));
+                }
+            }
+        };
+        let _ = self.stream.set_write_timeout(None);
+        result.map_err(|actual| {
+            fail(
+                format!(
+                    "the connection stays open and the subject reads the {} bytes the suite sends",
+                    bytes.len()
+                ),
+                actual,
+            )
+        })
+    }
+
     /// Waits `d` on purpose, as part of a scenario (a client that takes its time).
     pub fn pause(&self, d: Duration) {
         thread::sleep(d);
