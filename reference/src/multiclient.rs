@@ -221,6 +221,8 @@ fn event_driven(
     const LISTENER: Token = Token(usize::MAX);
     /// Reads of one client per wake-up before others get their turn.
     const READ_BUDGET: usize = 16;
+    /// Connections accepted per wake-up before the clock is looked at again.
+    const ACCEPT_BUDGET: usize = 256;
 
     listener
         .set_nonblocking(true)
@@ -240,6 +242,8 @@ fn event_driven(
     // because edge-triggered readiness will not report them again.
     let mut again: Vec<usize> = Vec::new();
     let mut accept_retry: Option<Instant> = None;
+    // The accept budget ran out with connections possibly still queued.
+    let mut accept_more = false;
 
     loop {
         let now = Instant::now();
@@ -248,7 +252,7 @@ fn event_driven(
             tick = next_tick_after(tick, period, now);
         }
         let mut timeout = tick.saturating_duration_since(now);
-        if !again.is_empty() {
+        if !again.is_empty() || accept_more {
             timeout = Duration::ZERO;
         }
         if let Some(at) = accept_retry {
@@ -261,7 +265,8 @@ fn event_driven(
             return Err(format!("poll failed: {e}"));
         }
         let mut ready: Vec<usize> = std::mem::take(&mut again);
-        let mut accept_now = accept_retry.is_some_and(|at| Instant::now() >= at);
+        let mut accept_now =
+            std::mem::take(&mut accept_more) || accept_retry.is_some_and(|at| Instant::now() >= at);
         for event in events.iter() {
             if event.token() == LISTENER {
                 accept_now = true;
@@ -271,7 +276,14 @@ fn event_driven(
         }
         if accept_now {
             accept_retry = None;
+            // Bounded, so that a storm of connects cannot hold back the count line.
+            let mut budget = ACCEPT_BUDGET;
             loop {
+                if budget == 0 {
+                    accept_more = true;
+                    break;
+                }
+                budget -= 1;
                 match listener.accept() {
                     Ok((mut stream, _)) => {
                         let key = usize::try_from(next_id).unwrap_or(usize::MAX - 1);
