@@ -1,8 +1,8 @@
 //! `framed-server <port>` and `framed-client <host> <port>` (seed 003), under DESIGN.md's
 //! process contracts (the seed's interface is a Python class).
 //!
-//! The seed: "Messages should be packed using the format [payload length][payload], where
-//! [payload length] is a 4-byte unsigned integer", "Upon receiving a message, the server
+//! The seed: "Messages should be packed using the format `[payload length][payload]`, where
+//! `[payload length]` is a 4-byte unsigned integer", "Upon receiving a message, the server
 //! unpacks it and removes the first 10 characters from the payload ... This is truncated
 //! message is then sent back to the client", "When a client disconnects, the server should
 //! begin listening for a new connection request", and "The client may send a message that
