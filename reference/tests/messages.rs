@@ -388,3 +388,25 @@ fn client_gives_up_on_a_stalled_response() {
 }
 
 use predicates::prelude::*;
+
+#[test]
+fn a_reset_in_the_middle_of_a_record_stores_nothing() {
+    let srv = server();
+    let record = create(b"alice", b"bob", b"never stored");
+    let mut s = srv.connect();
+    send(&mut s, &record[..10]);
+    reset(s);
+    srv.wait_line(|l| l.starts_with("error:"));
+    assert_eq!(read_response(&srv, b"bob"), (false, vec![]));
+}
+
+#[test]
+fn client_reports_a_reset_by_the_server() {
+    client_against(&["alice", "read"], b"", |mut s| {
+        read_n(&mut s, 12);
+        send(&mut s, &response(0, &[(b"bob", b"hello")])[..7]);
+        reset(s);
+    })
+    .code(1)
+    .stderr(predicates::str::contains("error"));
+}
