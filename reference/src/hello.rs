@@ -751,7 +751,8 @@ mod event {
             Phase::Greeting => {
                 let x = hello.seq;
                 out_line(&format!("HELLO {x}"));
-                let Some(y) = x.checked_add(2).and(x.checked_add(1)) else {
+                // Z = X+2 must fit too, or the third message could never be right.
+                let (Some(y), Some(_)) = (x.checked_add(1), x.checked_add(2)) else {
                     out_line("ERROR");
                     err_line(&format!("tcpserver: HELLO {x} has no successor in 64 bits"));
                     return Fate::Close;

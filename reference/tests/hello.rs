@@ -374,3 +374,17 @@ fn client_without_a_server_prints_error() {
         .code(1)
         .stdout("ERROR\n");
 }
+
+#[test]
+fn a_greeting_without_a_64_bit_successor_is_an_error() {
+    for model in MODELS {
+        let srv = server(model, &[]);
+        let mut s = srv.connect();
+        send(&mut s, format!("HELLO {}\n", i64::MAX).as_bytes());
+        assert_eq!(read_to_close(&mut s), b"", "{model}");
+        srv.expect_line(&format!("HELLO {}", i64::MAX));
+        srv.expect_line("ERROR");
+        handshake(srv.port, 1, b"");
+        srv.expect_line("HELLO 3");
+    }
+}
