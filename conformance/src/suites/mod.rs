@@ -5,6 +5,7 @@ use crate::check::{Check, Model};
 use crate::timing::Timing;
 
 pub mod hello;
+pub mod messages;
 
 /// A protocol's suite: its checks and how to run its programs.
 #[derive(Debug)]
@@ -60,17 +61,7 @@ pub static SUITES: &[Suite] = &[
         client_args: &["{host}", "{port}"],
         period_flag: false,
     },
-    Suite {
-        name: "messages",
-        seed: "004",
-        checks: &[],
-        models: &[],
-        server_program: "messages-server",
-        client_program: "messages-client",
-        server_args: &["{port}"],
-        client_args: &["{host}", "{port}", "{user}", "{request}"],
-        period_flag: false,
-    },
+    messages::SUITE,
     Suite {
         name: "multiclient",
         seed: "002",
