@@ -178,6 +178,7 @@ impl Hello {
     /// `Incomplete` when the buffer ends before the first digit (or in a `\r` that a `\n`
     /// would complete); `TrailingJunk` for anything after the number that is no accepted
     /// terminator (including more than [`MAX_NUL_PAD`] NUL bytes).
+    #[inline]
     pub fn decode_exact(input: &[u8]) -> Result<Hello, DecodeError> {
         let Number { end, seq } = number(input, false)?;
         let tail = input.get(end..).unwrap_or_default();
@@ -199,6 +200,7 @@ impl Hello {
     /// Decodes one message from a stream: it needs a terminator (`\n`, `\r\n`, `\0` or
     /// `\n\0`), and returns the bytes after it. `Incomplete` while the input could still
     /// become a valid message.
+    #[inline]
     pub fn decode(input: &[u8]) -> Result<(&[u8], Hello), DecodeError> {
         let Number { end, seq } = number(input, true)?;
         let tail = input.get(end..).unwrap_or_default();

@@ -159,6 +159,7 @@ pub struct RequestHeader {
 impl RequestHeader {
     /// Decodes and validates the fixed header; every rule of section 3.3.1 is checked as
     /// soon as its byte is in.
+    #[inline]
     pub fn decode(input: &[u8]) -> Result<(&[u8], RequestHeader), DecodeError> {
         Self::decode_fields(input).map_err(|e| whole_header(e, REQUEST_HEADER_LEN, input))
     }
@@ -356,6 +357,7 @@ impl<'a> Request<'a> {
 
     /// Decodes and validates a whole request; returns the bytes after it (the assignment
     /// allows none: a server may treat a non-empty rest as an error).
+    #[inline]
     pub fn decode(input: &'a [u8]) -> Result<(&'a [u8], Request<'a>), DecodeError> {
         let (body, header) = RequestHeader::decode(input)
             .map_err(|e| and_then_at_least(e, min_request_body(input)))?;
@@ -403,6 +405,7 @@ pub struct ResponseHeader {
 
 impl ResponseHeader {
     /// Decodes and validates the fixed header (magic, ID 3, MoreMsgs 0 or 1).
+    #[inline]
     pub fn decode(input: &[u8]) -> Result<(&[u8], ResponseHeader), DecodeError> {
         Self::decode_fields(input).map_err(|e| whole_header(e, RESPONSE_HEADER_LEN, input))
     }
@@ -443,6 +446,7 @@ pub struct ItemHeader {
 
 impl ItemHeader {
     /// Decodes and validates an item header (both lengths at least 1).
+    #[inline]
     pub fn decode(input: &[u8]) -> Result<(&[u8], ItemHeader), DecodeError> {
         Self::decode_fields(input).map_err(|e| whole_header(e, ITEM_HEADER_LEN, input))
     }
@@ -501,6 +505,7 @@ pub struct Response<'a> {
 
 impl<'a> Response<'a> {
     /// Decodes and validates a whole response, every item included; returns the bytes after it.
+    #[inline]
     pub fn decode(input: &'a [u8]) -> Result<(&'a [u8], Response<'a>), DecodeError> {
         let (body, header) = ResponseHeader::decode(input).map_err(|e| {
             let items = input.get(field::NUM_ITEMS).map_or(0, |&n| usize::from(n));
@@ -592,6 +597,7 @@ pub struct Items<'a> {
 impl<'a> Iterator for Items<'a> {
     type Item = Item<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Item<'a>> {
         self.left = self.left.checked_sub(1)?;
         // The bytes were validated by `Response::decode`, so the lengths are not checked
