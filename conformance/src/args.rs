@@ -17,6 +17,8 @@ pub struct HarnessArgs {
     pub slack: Option<String>,
     /// `--period SECS`.
     pub period: Option<String>,
+    /// `--strict`: recommended checks fail too.
+    pub strict: bool,
     /// Everything else, for libtest-mimic (argv[0] first).
     pub rest: Vec<String>,
 }
@@ -51,6 +53,10 @@ pub fn split(argv: impl IntoIterator<Item = String>) -> Result<HarnessArgs, Stri
             Some((n, v)) if OURS.contains(&n) => (n.to_owned(), Some(v.to_owned())),
             _ => (a.clone(), None),
         };
+        if name == "--strict" {
+            out.strict = true;
+            continue;
+        }
         if !OURS.contains(&name.as_str()) {
             out.rest.push(a);
             continue;

@@ -1,1 +1,525 @@
-fn main() {}
+//! Engine self-tests: command splitting, environment scrubbing, /proc readiness, killing
+//! process groups, deadlines, output caps, harness flags, and docs/checks.md being current.
+//! libtest-mimic (harness = false) because `cargo test -- --server-cmd X` reaches every
+//! test binary of the package: our flags are stripped here as in the suite's harness.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conformance::args;
+use conformance::check::{Role, Stop};
+use conformance::driver::command::{CommandSpec, MARKER_VAR, fill};
+use conformance::driver::output::{MAX_LINE_BYTES, MAX_STREAM_BYTES};
+use conformance::driver::{Ctx, Launch, RunConfig, Stream, SubjectCmd, procfs, wait_until};
+use conformance::report::list;
+use conformance::suites::{self, hello};
+use conformance::timing::Timing;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+type TestResult = Result<(), Failed>;
+type Test = (&'static str, fn() -> TestResult);
+
+fn ensure(cond: bool, msg: impl std::fmt::Display) -> TestResult {
+    if cond { Ok(()) } else { Err(Failed::from(msg)) }
+}
+
+/// A context whose server command is `line` (shell-split), with no slack so deadlines are
+/// the spec's own (the waits still end by events, never by sleeping).
+fn ctx_with(line: &str) -> Ctx {
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_conformance"));
+    let mut cfg = RunConfig::reference(exe);
+    let spec = CommandSpec::parse(line).expect("test command splits");
+    cfg.server = SubjectCmd::Command(spec.clone());
+    cfg.client = SubjectCmd::Command(spec);
+    cfg.timing = Timing {
+        slack: Duration::ZERO,
+        ..Timing::default()
+    };
+    Ctx::new(&hello::CHECKS[0], &hello::SUITE, Arc::new(cfg))
+}
+
+fn splits_like_a_shell() -> TestResult {
+    let c = CommandSpec::parse(r#"python3 "my server.py" --name='a b' x\ y"#)
+        .map_err(|e| e.to_string())?;
+    ensure(
+        c.words == ["python3", "my server.py", "--name=a b", "x y"],
+        format!("{:?}", c.words),
+    )?;
+    ensure(CommandSpec::parse("").is_err(), "empty command accepted")?;
+    ensure(
+        CommandSpec::parse("python3 'unclosed").is_err(),
+        "unclosed quote accepted",
+    )
+}
+
+fn appends_standard_args_without_placeholders() -> TestResult {
+    let c = CommandSpec::parse("./tcpclient -v").map_err(|e| e.to_string())?;
+    let vars = vec![
+        ("host", "127.0.0.1".to_owned()),
+        ("port", "20001".to_owned()),
+        ("seq", "5".to_owned()),
+    ];
+    let argv = c.argv(&vars, &["{host}", "{port}", "{seq}"], None);
+    ensure(
+        argv == ["./tcpclient", "-v", "127.0.0.1", "20001", "5"],
+        format!("{argv:?}"),
+    )
+}
+
+fn fills_placeholders_in_place() -> TestResult {
+    let c =
+        CommandSpec::parse("python3 c.py --port={port} {host} {seq}").map_err(|e| e.to_string())?;
+    let vars = vec![
+        ("host", "127.0.0.1".to_owned()),
+        ("port", "20001".to_owned()),
+        ("seq", "9".to_owned()),
+    ];
+    let argv = c.argv(&vars, &["{host}", "{port}", "{seq}"], None);
+    ensure(
+        argv == ["python3", "c.py", "--port=20001", "127.0.0.1", "9"],
+        format!("{argv:?}"),
+    )?;
+    ensure(
+        fill("{user}-{x}", &[("user", "bob".to_owned())]) == "bob-{x}",
+        "unknown placeholder changed",
+    )
+}
+
+fn override_args_replace_standard_ones() -> TestResult {
+    let over = vec!["abc".to_owned()];
+    let plain = CommandSpec::parse("./server").map_err(|e| e.to_string())?;
+    let a = plain.argv(&[], &["{port}"], Some(&over));
+    ensure(a == ["./server", "abc"], format!("{a:?}"))?;
+    let templ = CommandSpec::parse("python3 s.py {port} --verbose").map_err(|e| e.to_string())?;
+    let b = templ.argv(&[], &["{port}"], Some(&over));
+    ensure(
+        b == ["python3", "s.py", "abc", "--verbose"],
+        format!("{b:?}"),
+    )
+}
+
+fn reports_missing_program() -> TestResult {
+    let c = CommandSpec::parse("./definitely-not-here-xyz").map_err(|e| e.to_string())?;
+    ensure(c.resolve().is_err(), "missing path resolved")?;
+    let d = CommandSpec::parse("sh -c true").map_err(|e| e.to_string())?;
+    ensure(d.resolve().is_ok(), "sh not found on PATH")
+}
+
+fn scrubs_buffering_environment() -> TestResult {
+    // The variables are set for this process; the subject must not see them.
+    // SAFETY: set before any thread of this test reads the environment; the other
+    // tests neither read nor write these variables.
+    unsafe {
+        std::env::set_var("PYTHONUNBUFFERED", "1");
+        std::env::set_var("_STDBUF_O", "0");
+        std::env::set_var("LD_PRELOAD", "");
+    }
+    let mut ctx = ctx_with(
+        r#"sh -c 'echo "py=${PYTHONUNBUFFERED-unset} so=${_STDBUF_O-unset} pre=${LD_PRELOAD-unset} mark=${CONFORMANCE_SUBJECT:+set}"'"#,
+    );
+    let fin = ctx
+        .run(Role::Client, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    let out = fin.stdout_text();
+    ensure(
+        out.trim() == "py=unset so=unset pre=unset mark=set",
+        format!("subject saw: {out:?} ({MARKER_VAR} should be set)"),
+    )
+}
+
+fn applies_rlimits() -> TestResult {
+    let mut ctx = ctx_with(r#"sh -c 'ulimit -n; ulimit -c'"#);
+    let fin = ctx
+        .run(Role::Client, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    let out = fin.stdout_text();
+    ensure(
+        out.split_whitespace().collect::<Vec<_>>() == ["1024", "0"],
+        format!("limits: {out:?}"),
+    )
+}
+
+const LISTENER: &str = "import socket,sys,time; s=socket.socket(); \
+    s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('up', flush=True); time.sleep(60)";
+
+fn sees_listening_socket_in_proc() -> TestResult {
+    let mut ctx = ctx_with(&format!("python3 -c \"{LISTENER}\""));
+    let mut s = ctx.server().map_err(|e| format!("{e:?}"))?;
+    ensure(s.is_listening(), "not listening after server() returned")?;
+    ensure(
+        s.listening_ports() == [s.port()],
+        format!("{:?}", s.listening_ports()),
+    )?;
+    ensure(
+        procfs::anyone_listens_on(s.port()),
+        "anyone_listens_on is false",
+    )?;
+    s.kill();
+    ensure(
+        !procfs::anyone_listens_on(s.port()),
+        "still listening after kill",
+    )
+}
+
+fn sees_listener_forked_inside_the_group() -> TestResult {
+    // The listening process is sh's child: readiness is per group, not per pid.
+    // No quotes inside the script: it travels inside sh's single-quoted argument.
+    let script = "import socket,sys,time; s=socket.socket(); s.bind((str(), int(sys.argv[1]))); \
+                  s.listen(); time.sleep(60)";
+    let mut ctx = ctx_with(&format!("sh -c 'python3 -c \"{script}\" \"$0\" & wait'"));
+    let s = ctx.server().map_err(|e| format!("{e:?}"))?;
+    ensure(
+        s.processes().len() >= 2,
+        format!("group: {:?}", s.processes()),
+    )
+}
+
+fn does_not_take_a_bound_socket_for_listening() -> TestResult {
+    let script = "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); \
+                  print('bound', flush=True); time.sleep(60)";
+    let mut ctx = ctx_with(&format!("python3 -c \"{script}\""));
+    let mut s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    let bound = s.wait_line(0, Duration::from_secs(10), |l| l.trimmed() == "bound");
+    ensure(bound.is_some(), "the script did not start")?;
+    ensure(
+        !s.is_listening(),
+        "a bound, non-listening socket counted as listening",
+    )?;
+    match s.wait_listening(Duration::from_millis(300)) {
+        Err(Stop::Fail(f)) => ensure(f.actual.contains("nothing of it listens"), f.actual),
+        other => Err(Failed::from(format!("{other:?}"))),
+    }
+}
+
+fn never_listening_server_fails_at_its_deadline() -> TestResult {
+    let mut ctx = ctx_with("sleep 60");
+    match ctx.server() {
+        Err(Stop::Fail(f)) => {
+            ensure(f.expected.contains("listens on port"), &f.expected)?;
+            ensure(f.actual.contains("nothing of it listens"), &f.actual)
+        }
+        other => Err(Failed::from(format!("expected a failure, got {other:?}"))),
+    }
+}
+
+fn exiting_server_reports_status_and_stderr() -> TestResult {
+    let mut ctx = ctx_with("sh -c 'echo cannot bind here >&2; exit 3'");
+    match ctx.server() {
+        Err(Stop::Fail(f)) => {
+            ensure(f.actual.contains("exit status 3"), &f.actual)?;
+            ensure(f.actual.contains("cannot bind here"), &f.actual)
+        }
+        other => Err(Failed::from(format!("expected a failure, got {other:?}"))),
+    }
+}
+
+fn kills_forking_group_that_ignores_sigterm() -> TestResult {
+    let mut ctx = ctx_with(r#"sh -c 'trap "" TERM; sleep 1000 & sleep 1000 & echo started; wait'"#);
+    let mut s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(
+        s.wait_line(0, Duration::from_secs(10), |l| l.trimmed() == "started")
+            .is_some(),
+        "no start",
+    )?;
+    let pgid = s.pid();
+    ensure(
+        wait_until(Duration::from_secs(10), || {
+            procfs::group_members(pgid).len() >= 3
+        }),
+        format!(
+            "group never had 3 processes: {:?}",
+            procfs::group_members(pgid)
+        ),
+    )?;
+    let survivors = s.kill();
+    ensure(survivors.is_empty(), format!("survivors: {survivors:?}"))?;
+    ensure(
+        procfs::group_members(pgid).is_empty(),
+        format!("{:?}", procfs::group_members(pgid)),
+    )
+}
+
+fn kills_a_process_that_left_its_group() -> TestResult {
+    // setsid: a new session and group; the environment marker still finds it.
+    let mut ctx = ctx_with(r#"sh -c 'setsid sleep 1000 & echo started; wait'"#);
+    let mut s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(
+        s.wait_line(0, Duration::from_secs(10), |l| l.trimmed() == "started")
+            .is_some(),
+        "no start",
+    )?;
+    let pgid = s.pid();
+    // The escaped sleep: a process whose parent is the subject but whose group is not.
+    let escaped = || {
+        procfs::all_pids()
+            .into_iter()
+            .filter_map(procfs::stat)
+            .find(|p| p.ppid == pgid && p.pgrp != pgid && p.state != 'Z')
+    };
+    ensure(
+        wait_until(Duration::from_secs(10), || escaped().is_some()),
+        "setsid child not seen",
+    )?;
+    let pid = escaped().map(|p| p.pid).unwrap_or(0);
+    let survivors = s.kill();
+    ensure(survivors.is_empty(), format!("survivors: {survivors:?}"))?;
+    ensure(
+        procfs::stat(pid).is_none_or(|p| p.state == 'Z'),
+        format!("escaped pid {pid} still alive"),
+    )
+}
+
+fn caps_an_output_flood_without_blocking() -> TestResult {
+    // 30 MB of output, then a line on stderr: it only comes if the driver kept draining.
+    let mut ctx =
+        ctx_with(r#"sh -c 'yes 0123456789 | head -c 30000000; echo drained >&2; sleep 60'"#);
+    let s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    let got = s.wait_line(0, Duration::from_secs(60), |l| {
+        l.stream == Stream::Stderr && l.trimmed() == "drained"
+    });
+    ensure(
+        got.is_some(),
+        "stderr line never came: the subject was blocked",
+    )?;
+    let kept: usize = s
+        .lines_of(Stream::Stdout)
+        .iter()
+        .map(|l| l.text.len() + 1)
+        .sum();
+    ensure(kept <= MAX_STREAM_BYTES, format!("kept {kept} bytes"))?;
+    ensure(s.capture().dropped().0 > 0, "nothing counted as dropped")
+}
+
+fn cuts_an_endless_line() -> TestResult {
+    let mut ctx = ctx_with(r#"sh -c 'head -c 100000 /dev/zero | tr "\0" a; echo; echo end'"#);
+    let s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(
+        s.wait_line(0, Duration::from_secs(30), |l| l.trimmed() == "end")
+            .is_some(),
+        "no end line",
+    )?;
+    let lines = s.lines_of(Stream::Stdout);
+    ensure(
+        lines[0].truncated && lines[0].text.len() == MAX_LINE_BYTES,
+        format!("{} bytes", lines[0].text.len()),
+    )
+}
+
+fn kills_a_flooding_run() -> TestResult {
+    let mut ctx = ctx_with("yes");
+    let fin = ctx
+        .run(Role::Client, Launch::new().timeout(Duration::from_secs(60)))
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(
+        fin.flooded,
+        format!("not flagged as a flood: {}", fin.describe_end()),
+    )?;
+    ensure(
+        fin.stdout.len() < 1 << 30,
+        format!("{} bytes collected", fin.stdout.len()),
+    )
+}
+
+fn run_times_out_and_kills_the_group() -> TestResult {
+    let mut ctx = ctx_with(r#"sh -c 'sleep 1000 & sleep 1000'"#);
+    let fin = ctx
+        .run(
+            Role::Client,
+            Launch::new().timeout(Duration::from_millis(300)),
+        )
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(fin.timed_out && fin.status.is_none(), fin.describe_end())
+}
+
+fn run_passes_stdin_and_reports_status() -> TestResult {
+    let mut ctx = ctx_with(r#"sh -c 'read a; echo "got $a"; exit 4'"#);
+    let fin = ctx
+        .run(Role::Client, Launch::new().stdin("hello\n"))
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(fin.code() == Some(4), fin.describe_end())?;
+    ensure(fin.stdout_text().trim() == "got hello", fin.stdout_text())
+}
+
+fn parses_proc_lines() -> TestResult {
+    let line = "   3: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 100 0 0 10 0";
+    let e = procfs::parse_tcp_line(line).ok_or("unparsed")?;
+    ensure(
+        e.port == 8080 && e.state == 0x0A && e.inode == 123_456,
+        format!("{e:?}"),
+    )?;
+    let st = procfs::parse_stat(42, "42 (a (weird) name) S 7 42 42 0 -1").ok_or("unparsed stat")?;
+    ensure(
+        st.ppid == 7 && st.pgrp == 42 && st.state == 'S',
+        format!("{st:?}"),
+    )
+}
+
+fn harness_flags_are_stripped() -> TestResult {
+    let argv = [
+        "bin",
+        "--server-cmd",
+        "./s",
+        "framed::",
+        "--model=threaded",
+        "--test-threads",
+        "2",
+        "--strict",
+    ]
+    .map(String::from);
+    let a = args::split(argv).map_err(|e| e.to_string())?;
+    ensure(
+        a.server_cmd.as_deref() == Some("./s")
+            && a.model.as_deref() == Some("threaded")
+            && a.strict,
+        format!("{a:?}"),
+    )?;
+    ensure(
+        a.rest == ["bin", "framed::", "--test-threads", "2"],
+        format!("{:?}", a.rest),
+    )?;
+    ensure(
+        a.chosen_suite(&["hello", "framed"]).as_deref() == Some("framed"),
+        "suite from filter",
+    )?;
+    let b =
+        args::split(["bin", "--server-cmd", "./s"].map(String::from)).map_err(|e| e.to_string())?;
+    ensure(
+        b.chosen_suite(&["hello", "framed"]).as_deref() == Some("hello"),
+        "hello by default",
+    )?;
+    let c = args::split(["bin".to_owned()])
+        .map_err(|e| e.to_string())?
+        .with_env(|k| (k == "CONFORMANCE_SERVER_CMD").then(|| "python3 s.py".to_owned()));
+    ensure(
+        c.server_cmd.as_deref() == Some("python3 s.py"),
+        "env fallback",
+    )?;
+    ensure(
+        args::split(["bin", "--model"].map(String::from)).is_err(),
+        "missing value accepted",
+    )
+}
+
+fn checks_md_is_current() -> TestResult {
+    let all: Vec<&suites::Suite> = suites::SUITES.iter().collect();
+    let want = list::markdown(&all);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/checks.md");
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    ensure(
+        have == want,
+        "docs/checks.md is stale: run `cargo run -- list --format markdown > docs/checks.md`",
+    )
+}
+
+fn registry_ids_are_unique_and_well_formed() -> TestResult {
+    let mut seen = std::collections::HashSet::new();
+    for c in suites::all_checks() {
+        ensure(seen.insert(c.id), format!("duplicate id {}", c.id))?;
+        let parts: Vec<&str> = c.id.split('.').collect();
+        ensure(
+            parts.len() == 3 && parts[0] == c.suite && parts[1] == c.role.as_str(),
+            format!(
+                "id {} does not match suite {} role {}",
+                c.id, c.suite, c.role
+            ),
+        )?;
+        ensure(
+            !c.summary.is_empty() && !c.spec.is_empty(),
+            format!("{} lacks summary/spec", c.id),
+        )?;
+    }
+    Ok(())
+}
+
+fn main() {
+    let ours = args::split(std::env::args()).unwrap_or_else(|e| {
+        eprintln!("engine tests: {e}");
+        std::process::exit(2)
+    });
+    let libtest = Arguments::from_iter(ours.rest);
+    let tests: Vec<Test> = vec![
+        ("command::splits_like_a_shell", splits_like_a_shell),
+        (
+            "command::appends_standard_args_without_placeholders",
+            appends_standard_args_without_placeholders,
+        ),
+        (
+            "command::fills_placeholders_in_place",
+            fills_placeholders_in_place,
+        ),
+        (
+            "command::override_args_replace_standard_ones",
+            override_args_replace_standard_ones,
+        ),
+        ("command::reports_missing_program", reports_missing_program),
+        (
+            "spawn::scrubs_buffering_environment",
+            scrubs_buffering_environment,
+        ),
+        ("spawn::applies_rlimits", applies_rlimits),
+        (
+            "proc::sees_listening_socket_in_proc",
+            sees_listening_socket_in_proc,
+        ),
+        (
+            "proc::sees_listener_forked_inside_the_group",
+            sees_listener_forked_inside_the_group,
+        ),
+        (
+            "proc::does_not_take_a_bound_socket_for_listening",
+            does_not_take_a_bound_socket_for_listening,
+        ),
+        ("proc::parses_proc_lines", parses_proc_lines),
+        (
+            "deadline::never_listening_server_fails_at_its_deadline",
+            never_listening_server_fails_at_its_deadline,
+        ),
+        (
+            "deadline::exiting_server_reports_status_and_stderr",
+            exiting_server_reports_status_and_stderr,
+        ),
+        (
+            "kill::kills_forking_group_that_ignores_sigterm",
+            kills_forking_group_that_ignores_sigterm,
+        ),
+        (
+            "kill::kills_a_process_that_left_its_group",
+            kills_a_process_that_left_its_group,
+        ),
+        (
+            "output::caps_an_output_flood_without_blocking",
+            caps_an_output_flood_without_blocking,
+        ),
+        ("output::cuts_an_endless_line", cuts_an_endless_line),
+        ("run::kills_a_flooding_run", kills_a_flooding_run),
+        (
+            "run::times_out_and_kills_the_group",
+            run_times_out_and_kills_the_group,
+        ),
+        (
+            "run::passes_stdin_and_reports_status",
+            run_passes_stdin_and_reports_status,
+        ),
+        ("harness::flags_are_stripped", harness_flags_are_stripped),
+        (
+            "registry::ids_are_unique_and_well_formed",
+            registry_ids_are_unique_and_well_formed,
+        ),
+        ("registry::checks_md_is_current", checks_md_is_current),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, f)| Trial::test(name, f))
+        .collect();
+    libtest_mimic::run(&libtest, trials).exit();
+}

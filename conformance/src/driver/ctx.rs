@@ -136,7 +136,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn new(check: &'static Check, suite: &'static Suite, cfg: Arc<RunConfig>) -> Ctx {
+    /// A context for `check` (the runner makes one per check; engine tests make their own).
+    pub fn new(check: &'static Check, suite: &'static Suite, cfg: Arc<RunConfig>) -> Ctx {
         Ctx {
             check,
             suite,

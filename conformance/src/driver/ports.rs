@@ -1,15 +1,13 @@
 //! Port allocation: every check gets its own port, never reused within a run. Ports come
 //! from below the kernel's ephemeral range (so a client's source port never takes one) and
-//! are probed: no socket of any state on it in /proc/net/tcp{,6} (TIME_WAIT included), and
-//! a bind without SO_REUSEADDR succeeds on 0.0.0.0 and 127.0.0.1.
+//! are probed: a bind without SO_REUSEADDR succeeds on 0.0.0.0 and 127.0.0.1 (so no socket
+//! of any state, TIME_WAIT included, holds it).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::net::{AddressFamily, SocketType, bind, socket};
-
-use super::procfs;
 
 /// First port handed out.
 pub const FIRST: u16 = 20000;
@@ -41,11 +39,10 @@ pub fn allocate() -> Option<u16> {
     None
 }
 
-/// Whether `port` has no socket at all and binds without SO_REUSEADDR.
+/// Whether `port` binds without SO_REUSEADDR on 0.0.0.0 and 127.0.0.1: that fails while
+/// any socket, TIME_WAIT included, holds the port, so no /proc scan is needed.
 pub fn is_free(port: u16) -> bool {
-    !procfs::port_in_use(port)
-        && binds(Ipv4Addr::UNSPECIFIED, port)
-        && binds(Ipv4Addr::LOCALHOST, port)
+    binds(Ipv4Addr::UNSPECIFIED, port) && binds(Ipv4Addr::LOCALHOST, port)
 }
 
 fn binds(ip: Ipv4Addr, port: u16) -> bool {
