@@ -4,6 +4,7 @@
 use crate::check::{Check, Model};
 use crate::timing::Timing;
 
+pub mod framed;
 pub mod hello;
 pub mod messages;
 
@@ -50,17 +51,7 @@ impl Suite {
 /// listed all the same (it simply runs nothing).
 pub static SUITES: &[Suite] = &[
     hello::SUITE,
-    Suite {
-        name: "framed",
-        seed: "003",
-        checks: &[],
-        models: &[],
-        server_program: "framed-server",
-        client_program: "framed-client",
-        server_args: &["{port}"],
-        client_args: &["{host}", "{port}"],
-        period_flag: false,
-    },
+    framed::SUITE,
     messages::SUITE,
     Suite {
         name: "multiclient",
