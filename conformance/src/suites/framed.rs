@@ -918,6 +918,15 @@ fn send_split(peer: &mut Peer, reply: &[u8]) -> Result<(), Stop> {
     )
 }
 
+/// How a client run ended, as a clause ("it ended with exit status 1").
+fn ended(fin: &Finished) -> String {
+    if fin.timed_out || fin.flooded {
+        fin.describe_end()
+    } else {
+        format!("it ended with {}", fin.describe_end())
+    }
+}
+
 fn quote_lines(lines: &[Line]) -> String {
     if lines.is_empty() {
         return "no output at all".to_owned();
@@ -941,8 +950,8 @@ fn check_frames(fin: &Finished, seen: &mut Seen, lines: &[Vec<u8>]) -> Result<()
         return Err(fail(
             "the client connects to the host and port of its two arguments",
             format!(
-                "no connection within the deadline; the client {}",
-                fin.describe_end()
+                "no connection within the deadline; {}",
+                ended(&fin)
             ),
         )
         .hint("usage is: PROG <host> <port>; the lines to send come on stdin"));
@@ -1042,9 +1051,9 @@ fn client_sends_frames(ctx: &mut Ctx) -> CheckResult {
         return Err(fail(
             format!("{} frames, one per stdin line", lines.len()),
             format!(
-                "{} frame(s), then the client {}",
+                "{} frame(s), then {}",
                 seen.frames.len(),
-                fin.describe_end()
+                ended(&fin)
             ),
         ));
     }
@@ -1114,8 +1123,8 @@ fn client_large_reply(ctx: &mut Ctx) -> CheckResult {
             want.len()
         ),
         format!(
-            "the longest stdout line has {longest} characters (it matches the reply for {prefix} characters); the client {}",
-            fin.describe_end()
+            "the longest stdout line has {longest} characters (it matches the reply for {prefix} characters); {}",
+            ended(&fin)
         ),
     );
     Err(if longest < want.len() {
@@ -1171,9 +1180,9 @@ fn lost_server(ctx: &mut Ctx, after: After) -> CheckResult {
         return Err(fail(
             expected,
             format!(
-                "{}; the client {}",
+                "{}; {}",
                 quote_lines(&fin.lines()),
-                fin.describe_end()
+                ended(&fin)
             ),
         )
         .hint(hint));
