@@ -949,10 +949,7 @@ fn check_frames(fin: &Finished, seen: &mut Seen, lines: &[Vec<u8>]) -> Result<()
     if !seen.connected {
         return Err(fail(
             "the client connects to the host and port of its two arguments",
-            format!(
-                "no connection within the deadline; {}",
-                ended(&fin)
-            ),
+            format!("no connection within the deadline; {}", ended(&fin)),
         )
         .hint("usage is: PROG <host> <port>; the lines to send come on stdin"));
     }
@@ -1050,11 +1047,7 @@ fn client_sends_frames(ctx: &mut Ctx) -> CheckResult {
     if seen.frames.len() < lines.len() {
         return Err(fail(
             format!("{} frames, one per stdin line", lines.len()),
-            format!(
-                "{} frame(s), then {}",
-                seen.frames.len(),
-                ended(&fin)
-            ),
+            format!("{} frame(s), then {}", seen.frames.len(), ended(&fin)),
         ));
     }
     Ok(())
@@ -1179,11 +1172,7 @@ fn lost_server(ctx: &mut Ctx, after: After) -> CheckResult {
         };
         return Err(fail(
             expected,
-            format!(
-                "{}; {}",
-                quote_lines(&fin.lines()),
-                ended(&fin)
-            ),
+            format!("{}; {}", quote_lines(&fin.lines()), ended(&fin)),
         )
         .hint(hint));
     }
