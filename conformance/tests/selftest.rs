@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -537,13 +537,17 @@ impl Job {
             },
             None => None,
         };
-        let command = self.command(bin.as_deref())?;
+        let mut command = self.command(bin.as_deref())?;
+        if let Some(rest) = command.strip_prefix("python3 ") {
+            let exe = python_exe()?;
+            let exe = shlex::try_quote(&exe)
+                .map_err(|e| format!("cannot quote {exe}: {e}"))?
+                .into_owned();
+            command = format!("{exe} {rest}");
+        }
         let words = shlex::split(&command)
             .filter(|w| !w.is_empty())
             .ok_or_else(|| format!("command `{command}` does not split into words"))?;
-        if words[0] == "python3" {
-            python_present()?;
-        }
 
         let mut args: Vec<String> = vec!["run".into(), self.suite.clone()];
         args.push(
@@ -720,22 +724,36 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}... ({} bytes)", &s[..end], s.len())
 }
 
-fn python_present() -> Result<(), String> {
-    match Command::new("python3")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!(
-            "python3 --version failed ({s}): the Python fixtures need python3"
-        )),
-        Err(e) => Err(format!(
-            "python3 not found on PATH ({e}): the Python fixtures need python3"
-        )),
-    }
+/// The interpreter `python3` really is (`sys.executable`), found once. A version manager's
+/// shim (pyenv: bash running more bash) costs ~0.1 s of CPU per start; a busy machine
+/// starting a dozen servers at once then misses the suite's startup deadline, which
+/// would measure the shim, not the program.
+fn python_exe() -> Result<String, String> {
+    static EXE: OnceLock<Result<String, String>> = OnceLock::new();
+    EXE.get_or_init(|| {
+        match Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(o) if o.status.success() => {
+                let exe = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+                Ok(if exe.is_empty() {
+                    "python3".to_owned()
+                } else {
+                    exe
+                })
+            }
+            Ok(o) => Err(format!(
+                "python3 failed ({}): the Python fixtures need python3",
+                o.status
+            )),
+            Err(e) => Err(format!(
+                "python3 not found on PATH ({e}): the Python fixtures need python3"
+            )),
+        }
+    })
+    .clone()
 }
 
 struct SuiteOutput {
