@@ -237,6 +237,9 @@ const HINT_DROP: &str = "the reply is the payload without its first 10 character
                          (payload[10:] on the decoded string)";
 const HINT_EMPTY: &str = "a payload of 10 characters or fewer leaves nothing, and the reply is \
                           still a frame: the 4-byte length 0 with no payload";
+const HINT_BYTES_REPR: &str = "print(payload) on bytes shows b'...': decode the payload first \
+                               (print(payload.decode())), or write the bytes to \
+                               sys.stdout.buffer";
 const HINT_SERVE_ON: &str = "a server serves clients until it is killed: loop around accept(), \
                              and when a client leaves or fails close its socket and accept the \
                              next, do not exit";
@@ -1013,13 +1016,20 @@ fn check_printed(fin: &Finished, wants: &[&[u8]]) -> Result<(), Stop> {
                 let stop = fail(
                     format!(
                         "stdout line {:?} (the payload of reply {}), after the lines of the replies before it",
-                        w,
+                        String::from_utf8_lossy(want),
                         i + 1
                     ),
                     quote_lines(&fin.lines()),
                 );
+                let repr = texts.iter().any(|t| {
+                    t.strip_prefix("b'")
+                        .or_else(|| t.strip_prefix("b\""))
+                        .is_some_and(|rest| rest.contains(w.trim_start()))
+                });
                 return Err(if earlier {
                     stop.hint("print each reply once, in the order received")
+                } else if repr {
+                    stop.hint(HINT_BYTES_REPR)
                 } else if fin.timed_out {
                     stop.hint("the client was killed at the deadline: flush stdout after each line (fflush(stdout), print(..., flush=True)), and exit at the end of stdin")
                 } else {
@@ -1072,18 +1082,19 @@ fn client_split_reply(ctx: &mut Ctx) -> CheckResult {
     let (fin, mut seen) = run_client(ctx, &lines, Some(0), After::Serve, response)?;
     check_frames(&fin, &mut seen, &lines)?;
     let wants: Vec<&[u8]> = lines.iter().map(|l| reply_of(l)).collect();
-    check_printed(&fin, &wants).map_err(|e| {
-        let e = match e {
-            Stop::Fail(mut f) => {
-                f.expected = format!(
-                    "{} (the first reply arrived as 2 + 2 header bytes, then its payload in 2 pieces, 150 ms apart)",
-                    f.expected
-                );
-                Stop::Fail(f)
+    check_printed(&fin, &wants).map_err(|e| match e {
+        Stop::Fail(mut f) => {
+            f.expected = format!(
+                "{} (the first reply arrived as 2 + 2 header bytes, then its payload in 2 pieces, 150 ms apart)",
+                f.expected
+            );
+            // A cut reply is the likely cause, unless a more precise hint was found.
+            if f.hint.as_deref() != Some(HINT_BYTES_REPR) {
+                f.hint = Some(HINT_PARTIAL.to_owned());
             }
-            other => other,
-        };
-        e.hint(HINT_PARTIAL)
+            Stop::Fail(f)
+        }
+        other => other,
     })
 }
 
@@ -1120,7 +1131,9 @@ fn client_large_reply(ctx: &mut Ctx) -> CheckResult {
             ended(&fin)
         ),
     );
-    Err(if longest < want.len() {
+    Err(if printed.iter().any(|l| l.starts_with(b"b'")) {
+        stop.hint(HINT_BYTES_REPR)
+    } else if longest < want.len() {
         stop.hint(HINT_PARTIAL)
     } else {
         stop
