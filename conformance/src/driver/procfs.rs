@@ -59,6 +59,61 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// Whether the kernel lists children in /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN).
+pub fn lists_children() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| std::path::Path::new("/proc/thread-self/children").exists())
+}
+
+/// Members of group `pgid` for polling: its leader's descendants where the kernel lists
+/// children; otherwise the leader alone, or (`thorough`) a scan of all of /proc.
+pub fn group_pids(pgid: i32, thorough: bool) -> Vec<i32> {
+    if lists_children() {
+        group_descendants(pgid)
+    } else if thorough {
+        group_members(pgid)
+    } else {
+        stat(pgid)
+            .filter(|s| s.state != 'Z' && s.state != 'X')
+            .map(|s| vec![s.pid])
+            .unwrap_or_default()
+    }
+}
+
+/// Live members of group `pgid` found by walking the children of its leader (and theirs)
+/// through /proc/PID/task/TID/children: a few reads instead of a scan of all of /proc.
+/// A member that was reparented away (double fork) is missed; the check after a kill
+/// uses [`group_members`].
+pub fn group_descendants(pgid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pgid];
+    while let Some(pid) = todo.pop() {
+        if out.len() >= 4096 {
+            break;
+        }
+        match stat(pid) {
+            Some(s) if s.state != 'Z' && s.state != 'X' => {
+                if s.pgrp == pgid {
+                    out.push(pid);
+                }
+            }
+            _ => continue,
+        }
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            if let Ok(text) = fs::read_to_string(t.path().join("children")) {
+                todo.extend(
+                    text.split_ascii_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Live processes whose environment holds `marker` (a `NAME=value` entry): finds a
 /// subject's processes even after one escaped its group with setsid.
 pub fn marked_pids(marker: &str) -> Vec<i32> {
@@ -148,10 +203,15 @@ pub fn group_listening_ports(pgid: i32) -> Vec<u16> {
 
 /// Whether a process of group `pgid` holds a LISTEN socket on `port`.
 pub fn group_listens_on(pgid: i32, port: u16) -> bool {
-    // The group's own sockets first (a few fds): the machine-wide table is read only once
-    // the subject holds a socket at all.
+    pids_listen_on(&group_members(pgid), port)
+}
+
+/// Whether one of `pids` holds a LISTEN socket on `port`.
+pub fn pids_listen_on(pids: &[i32], port: u16) -> bool {
+    // The processes' own sockets first (a few fds): the machine-wide table, which can be
+    // megabytes on a busy machine, is read only once the subject holds a socket at all.
     let mut ours = HashSet::new();
-    for pid in group_members(pgid) {
+    for &pid in pids {
         ours.extend(socket_inodes(pid));
     }
     !ours.is_empty()

@@ -140,7 +140,7 @@ pub(super) fn run_to_end(
     let mut timed_out = false;
     let mut flooded = false;
     let result = loop {
-        match rx_done.recv_timeout(POLL * 2) {
+        match rx_done.recv_timeout(POLL * 5) {
             Ok(r) => break r,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 break Err(std::io::Error::other(
@@ -150,7 +150,7 @@ pub(super) fn run_to_end(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         let Some(pgid) = pgid else { continue };
-        let written: u64 = procfs::group_members(pgid)
+        let written: u64 = procfs::group_pids(pgid, false)
             .into_iter()
             .filter_map(procfs::bytes_written)
             .sum();

@@ -162,8 +162,15 @@ impl Subject {
     pub fn wait_listening(&mut self, timeout: Duration) -> Result<(), Stop> {
         let port = self.port();
         let deadline = Instant::now() + timeout;
+        // Start fast (most programs listen within milliseconds), then back off: on a busy
+        // machine the polling must not steal the CPU the subject needs to start. Without a
+        // children list in /proc, the whole group is scanned every 8th poll only.
+        let mut pause = Duration::from_millis(2);
+        let mut polls = 0u32;
         loop {
-            if procfs::group_listens_on(self.pgid, port) {
+            polls += 1;
+            let pids = procfs::group_pids(self.pgid, polls % 8 == 0);
+            if procfs::pids_listen_on(&pids, port) {
                 return Ok(());
             }
             if let Some(s) = self.try_exit() {
@@ -195,7 +202,8 @@ impl Subject {
                 )
                 .hint("call listen() on the port given as first argument"));
             }
-            thread::sleep(POLL);
+            thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+            pause = (pause * 3 / 2).min(Duration::from_millis(50));
         }
     }
 
