@@ -258,26 +258,39 @@ fn run(a: RunArgs) -> ExitCode {
             a.suite
         );
     }
-    let reports = run_checks(&checks, &cfg, a.jobs, &|_| {});
+    // On a terminal, each check's line appears as it completes (a multiclient run lasts
+    // minutes); the report then adds the failures in detail and the summary.
+    let live =
+        a.format == RunFormat::Human && a.output.is_none() && std::io::stdout().is_terminal();
+    let color = live && std::env::var_os("NO_COLOR").is_none();
+    let header = match model {
+        Some(m) => Some(format!(
+            "model: {m}{}",
+            if references { " (reference programs)" } else { "" }
+        )),
+        None if roles.contains(&Role::Server) && chosen.iter().any(|s| !s.models.is_empty()) => Some(
+            "model: not given, iterative assumed (use --model threaded or event-driven for parts B and C)"
+                .to_owned(),
+        ),
+        None => None,
+    };
+    if live && let Some(h) = &header {
+        println!("{h}");
+    }
+    let progress = |r: &conformance::driver::CheckReport| {
+        if live {
+            println!("{}", human::line(r, color, false));
+        }
+    };
+    let reports = run_checks(&checks, &cfg, a.jobs, &progress);
     let text = match a.format {
         RunFormat::Human => {
-            let color = a.output.is_none()
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none();
             let mut t = String::new();
-            if let Some(m) = model {
-                t.push_str(&format!(
-                    "model: {m}{}\n",
-                    if references {
-                        " (reference programs)"
-                    } else {
-                        ""
-                    }
-                ));
-            } else if roles.contains(&Role::Server) && chosen.iter().any(|s| !s.models.is_empty()) {
-                t.push_str("model: not given, iterative assumed (use --model threaded or event-driven for parts B and C)\n");
+            if !live && let Some(h) = &header {
+                t.push_str(h);
+                t.push('\n');
             }
-            t.push_str(&human::render(&suite_names, &reports, color, false));
+            t.push_str(&human::render(&suite_names, &reports, color, false, !live));
             t
         }
         RunFormat::Json => {

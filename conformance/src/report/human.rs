@@ -162,10 +162,17 @@ pub fn details(r: &CheckReport, color: bool, with_model: bool) -> String {
     s
 }
 
-/// The whole report of a run.
-pub fn render(suites: &[String], reports: &[CheckReport], color: bool, with_model: bool) -> String {
+/// The whole report of a run; `lines`: start with a line per check (left out when they
+/// were printed live).
+pub fn render(
+    suites: &[String],
+    reports: &[CheckReport],
+    color: bool,
+    with_model: bool,
+    lines: bool,
+) -> String {
     let mut s = String::new();
-    for r in reports {
+    for r in reports.iter().filter(|_| lines) {
         let _ = writeln!(s, "{}", line(r, color, with_model));
     }
     let bad: Vec<&CheckReport> = reports

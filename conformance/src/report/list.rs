@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::check::Check;
+use crate::check::{Check, Role};
 use crate::suites::Suite;
 
 /// One check as `conformance list --format json` shows it.
@@ -112,7 +112,9 @@ pub fn markdown(suites: &[&Suite]) -> String {
         let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
         for c in suite.checks {
             let models: Vec<&str> = c.models.iter().map(|m| m.as_str()).collect();
-            let models = if models.is_empty() {
+            let models = if suite.models.is_empty() || c.role == Role::Client {
+                "-".to_owned()
+            } else if models.is_empty() {
                 "all".to_owned()
             } else {
                 models.join(", ")
