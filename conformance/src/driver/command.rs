@@ -36,7 +36,10 @@ pub enum CommandError {
     #[error("cannot split the command {0:?} like a shell (empty, or an unclosed quote)")]
     Unsplittable(String),
     /// The program is neither a path to an executable file nor found on PATH.
-    #[error("command not found: {0} (give a path like ./tcpserver, or a program on PATH)")]
+    #[error(
+        "command not found: {0} (give a path like ./tcpserver, or a program on PATH; \
+         is it executable? chmod +x)"
+    )]
     NotFound(String),
 }
 
@@ -113,7 +116,12 @@ pub fn fill(word: &str, vars: &[(&str, String)]) -> String {
 
 /// Finds `program` as the shell would: a word with a `/` is a path, else each PATH entry.
 pub fn resolve_program(program: &str) -> Result<PathBuf, CommandError> {
-    let is_file = |p: &Path| p.is_file();
+    // A regular file with an execute bit (the kernel decides the rest at exec).
+    let is_file = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
     if program.contains('/') {
         let p = PathBuf::from(program);
         return if is_file(&p) {

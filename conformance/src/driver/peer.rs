@@ -267,6 +267,45 @@ impl Peer {
         })
     }
 
+    /// Waits until the other side has read everything sent so far (its receive queue in
+    /// /proc/net/tcp is empty), or `timeout`. True when it has. Sending the next piece only
+    /// then makes "the message arrives in pieces" hold even when the subject is slow to be
+    /// scheduled (loopback connections only).
+    pub fn wait_consumed(&self, timeout: Duration) -> bool {
+        let (Ok(me), Ok(them)) = (self.stream.local_addr(), self.stream.peer_addr()) else {
+            return false;
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if super::procfs::unread_bytes(them.port(), me.port()) == Some(0) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Sends `pieces` one write each; before each next piece, waits until the other side
+    /// has read the previous ones (up to `timeout`), then pauses `pause`. So a program that
+    /// reads once really gets only the first piece.
+    pub fn send_pieces_consumed(
+        &mut self,
+        pieces: &[&[u8]],
+        pause: Duration,
+        timeout: Duration,
+    ) -> Result<(), Stop> {
+        for (i, p) in pieces.iter().enumerate() {
+            if i > 0 {
+                self.wait_consumed(timeout);
+                self.pause(pause);
+            }
+            self.send(p)?;
+        }
+        Ok(())
+    }
+
     /// Waits `d` on purpose, as part of a scenario (a client that takes its time).
     pub fn pause(&self, d: Duration) {
         thread::sleep(d);

@@ -140,6 +140,35 @@ pub struct TcpEntry {
     pub inode: u64,
 }
 
+/// Bytes received but not yet read by the process, on the socket whose local port is
+/// `local` and remote port `remote` (the subject's end of a connection the suite made):
+/// the `rx_queue` of /proc/net/tcp{,6}. None if no such socket is listed.
+pub fn unread_bytes(local: u16, remote: u16) -> Option<u32> {
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let mut f = line.split_ascii_whitespace();
+            let (Some(l), Some(r), Some(queues)) = (f.nth(1), f.next(), f.nth(1)) else {
+                continue;
+            };
+            let port_of = |a: &str| {
+                a.rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+            };
+            if port_of(l) == Some(local) && port_of(r) == Some(remote) {
+                return queues
+                    .split(':')
+                    .nth(1)
+                    .and_then(|q| u32::from_str_radix(q, 16).ok());
+            }
+        }
+    }
+    None
+}
+
 /// The kernel's LISTEN state code.
 pub const TCP_LISTEN: u8 = 0x0A;
 

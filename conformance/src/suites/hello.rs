@@ -701,7 +701,13 @@ fn accepts_terminators(ctx: &mut Ctx) -> CheckResult {
 fn split_greeting(ctx: &mut Ctx) -> CheckResult {
     let mut server = ctx.server()?;
     let mut peer = server.connect(ctx.timing().response())?;
-    peer.send_pieces(&[b"HEL", b"LO 5"], Duration::from_millis(200))?;
+    // The second piece goes only once the server has read the first (or the response
+    // deadline passed): on a busy machine a late server would otherwise find both.
+    peer.send_pieces_consumed(
+        &[b"HEL", b"LO 5"],
+        Duration::from_millis(200),
+        ctx.timing().response(),
+    )?;
     expect_hello(
         ctx,
         &mut peer,
