@@ -58,7 +58,7 @@ pub fn skip_reason(check: &Check, model: Option<Model>) -> String {
             "this run tests {} {m} server",
             if m == Model::Iterative { "an" } else { "a" }
         ),
-        None => "no --model was given, so an iterative server is assumed".to_owned(),
+        None => "no --model was given (pass --model to run it)".to_owned(),
     };
     format!("only for {} servers; {this}", list.join(" and "))
 }
