@@ -23,6 +23,9 @@ pub const STARTUP: Duration = Duration::from_secs(10);
 pub const RESPONSE: Duration = Duration::from_secs(1);
 /// A client (or an argument error) must have exited this soon after its work ends (plus slack).
 pub const EXIT: Duration = Duration::from_secs(2);
+/// A send to a subject (socket or stdin) that cannot complete this long means it stopped
+/// reading: the send fails instead of hanging the check.
+pub const SEND: Duration = Duration::from_secs(20);
 /// How long the driver waits for a killed process group to vanish before reporting survivors.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How often the driver polls /proc while waiting for a state (listening, exited, threads).

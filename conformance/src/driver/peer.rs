@@ -168,6 +168,8 @@ impl Peer {
     pub fn from_stream(stream: TcpStream, label: &str, log: &Transcript) -> Peer {
         // Small writes must leave at once: the scenario decides how bytes are split.
         let _ = stream.set_nodelay(true);
+        // A subject that stops reading must not hang a send.
+        let _ = stream.set_write_timeout(Some(crate::timing::SEND));
         Peer {
             stream,
             label: label.to_owned(),
@@ -196,9 +198,20 @@ impl Peer {
     /// Sends `bytes` in one write; failing to send is the subject's fault.
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Stop> {
         self.try_send(bytes).map_err(|e| {
+            let why = if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) {
+                format!(
+                    "the other side stopped reading for {:?}",
+                    crate::timing::SEND
+                )
+            } else {
+                e.to_string()
+            };
             fail(
-                "the connection stays open while the suite sends",
-                format!("sending {} failed: {e}", describe_bytes(bytes)),
+                "the connection stays open and is read while the suite sends",
+                format!("sending {} failed: {why}", describe_bytes(bytes)),
             )
         })
     }

@@ -77,6 +77,10 @@ impl Subject {
             capture.read_from(Stream::Stderr, err);
         }
         let stdin = child.stdin.take();
+        if let Some(pipe) = &stdin {
+            let flags = rustix::fs::fcntl_getfl(pipe)?;
+            rustix::fs::fcntl_setfl(pipe, flags | rustix::fs::OFlags::NONBLOCK)?;
+        }
         Ok(Subject {
             child,
             stdin,
@@ -279,12 +283,30 @@ impl Subject {
         })
     }
 
-    /// Writes to its stdin (interactive clients). False when it no longer reads stdin.
+    /// Writes to its stdin (interactive clients). False when it no longer reads stdin (closed,
+    /// or nothing taken for [`crate::timing::SEND`]): the pipe is non-blocking, so a subject
+    /// that never reads cannot hang the check.
     pub fn write_stdin(&mut self, bytes: &[u8]) -> bool {
-        match self.stdin.as_mut() {
-            Some(s) => s.write_all(bytes).and_then(|_| s.flush()).is_ok(),
-            None => false,
+        let Some(pipe) = self.stdin.as_mut() else {
+            return false;
+        };
+        let deadline = Instant::now() + crate::timing::SEND;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match pipe.write(rest) {
+                Ok(0) => return false,
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    thread::sleep(POLL);
+                }
+                Err(_) => return false,
+            }
         }
+        true
     }
 
     /// Closes its stdin (end of input).
