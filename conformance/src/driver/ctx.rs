@@ -344,6 +344,16 @@ impl Ctx {
                 .iter()
                 .cloned(),
         );
+        for (cmd, cap) in &self.captures {
+            let (out, err) = cap.dropped();
+            if out + err > 0 {
+                notes.push(format!(
+                    "`{cmd}` wrote more than the suite keeps ({} KiB per stream): {out} bytes of \
+                     stdout and {err} of stderr were read and dropped",
+                    super::output::MAX_STREAM_BYTES >> 10
+                ));
+            }
+        }
         let outputs = self
             .captures
             .into_iter()
