@@ -380,6 +380,9 @@ pub static CHECKS: &[Check] = &[
 const HINT_GAP: &str = "set a 1-second timeout on the accepted socket right after accept() \
                         (settimeout(1) / SO_RCVTIMEO) and treat a timeout as an error: print \
                         it, close that socket, go back to accept()";
+const HINT_CLIENT_GAP: &str = "set a 1-second timeout on the socket right after creating it \
+                               (settimeout(1) / SO_RCVTIMEO); a timeout while reading the \
+                               response is an error: print it, close the socket, exit";
 const HINT_VALIDATE: &str = "check every field of the fixed header (3.3.1) before storing or \
                              answering anything; on an invalid record print an error, close \
                              that socket and go back to accept()";
@@ -1498,6 +1501,8 @@ fn body_stall(ctx: &mut Ctx) -> CheckResult {
 const PIECE_PAUSE: Duration = Duration::from_millis(300);
 
 fn slow_pieces(ctx: &mut Ctx) -> CheckResult {
+    const HINT: &str = "pauses under 1 s are not gaps: keep reading (recv may return part of \
+                        the record) until the record is complete; the timeout is 1 s";
     let mut server = ctx.server()?;
     let record = create_record(b"zoe", b"bob", b"slowly but surely")?;
     send_create(
@@ -1507,8 +1512,7 @@ fn slow_pieces(ctx: &mut Ctx) -> CheckResult {
         &[4, REQUEST_HEADER_LEN + 5],
         PIECE_PAUSE,
     )
-    .map_err(|e| explain_exit(&mut server, e))
-    .map_err(|e| or_hint(e, HINT_GAP))?;
+    .map_err(|e| or_hint(explain_exit(&mut server, e), HINT))?;
     expect_mailbox(
         ctx,
         &mut server,
@@ -1517,13 +1521,7 @@ fn slow_pieces(ctx: &mut Ctx) -> CheckResult {
         false,
         "a create sent in three pieces 300 ms apart",
     )
-    .map_err(|e| {
-        or_hint(
-            e,
-            "pauses under 1 s are not gaps: keep reading (recv may return part of the \
-             record) until the record is complete; the timeout is 1 s",
-        )
-    })
+    .map_err(|e| or_hint(e, HINT))
 }
 
 fn stall_no_block(ctx: &mut Ctx) -> CheckResult {
@@ -1631,7 +1629,10 @@ fn judge_client_arg(ctx: &Ctx, run: &ClientArgRun, hint: &str) -> Result<(), Sto
     if lines.iter().all(|l| l.trimmed().trim().is_empty()) {
         return Err(fail(
             expected,
-            format!("it printed nothing and {}", run.fin.describe_end()),
+            format!(
+                "it printed nothing and {}",
+                ended(&run.fin).trim_start_matches("it ")
+            ),
         )
         .hint(hint.to_owned()));
     }
@@ -1689,11 +1690,11 @@ fn client_bad_port(ctx: &mut Ctx) -> CheckResult {
         // connects there (and would otherwise only fail to connect and look right).
         let mut fake = match fake_on(ctx, port) {
             Ok(f) => f,
-            Err(e) if port < 1024 => {
+            // Below 1024 only root may listen: without it, an attempt there goes unseen.
+            Err(_) if port < 1024 => {
                 ctx.note(format!(
                     "cannot listen on port {port} (not root?): a connection attempt there is not seen"
                 ));
-                let _ = e;
                 ctx.fake_server()?
             }
             Err(e) => return Err(e),
@@ -1844,14 +1845,24 @@ fn run_client(
     })
 }
 
+/// How a finished run ended, as a clause: "it ended with exit status 1", "it was still
+/// running after 9s and was killed".
+fn ended(fin: &Finished) -> String {
+    if fin.timed_out || fin.flooded {
+        fin.describe_end()
+    } else {
+        format!("it ended with {}", fin.describe_end())
+    }
+}
+
 fn no_connection(fin: &Finished, what: &str) -> Stop {
     fail(
         format!(
             "the client connects to the host and port of its first two arguments and sends {what}"
         ),
         format!(
-            "no connection; the client {}; {}",
-            fin.describe_end(),
+            "no connection; {}; {}",
+            ended(fin),
             quote_lines(&fin.lines())
         ),
     )
@@ -2048,7 +2059,7 @@ fn client_empty_response(ctx: &mut Ctx) -> CheckResult {
     if fin.code() != Some(0) {
         return Err(fail(
             expected,
-            format!("it {}; {}", fin.describe_end(), quote_lines(&lines)),
+            format!("{}; {}", ended(&fin), quote_lines(&lines)),
         )
         .hint("NumItems 0 is a valid response: say there are no messages and exit normally"));
     }
@@ -2183,7 +2194,10 @@ fn client_bad_response(ctx: &mut Ctx) -> CheckResult {
         if lines.iter().all(|l| l.trimmed().trim().is_empty()) {
             return Err(fail(
                 expected,
-                format!("it printed nothing and {}", fin.describe_end()),
+                format!(
+                    "it printed nothing and {}",
+                    ended(&fin).trim_start_matches("it ")
+                ),
             ));
         }
     }
@@ -2224,14 +2238,13 @@ fn client_response_stall(ctx: &mut Ctx) -> CheckResult {
                 return Err(fail(
                     expected,
                     match took {
-                        Some(d) => format!(
-                            "it closed the connection {d:?} later; it {}",
-                            fin.describe_end()
-                        ),
-                        None => format!("it kept the connection open; it {}", fin.describe_end()),
+                        Some(d) => {
+                            format!("it closed the connection {d:?} later; {}", ended(&fin))
+                        }
+                        None => format!("it kept the connection open; {}", ended(&fin)),
                     },
                 )
-                .hint(HINT_GAP));
+                .hint(HINT_CLIENT_GAP));
             }
         }
         let lines = fin.lines();
