@@ -267,6 +267,13 @@ pub static CHECKS: &[Check] = &[
         "a silent connection does not hold the next client up beyond the 1 s gap (plus slack)",
         stall_no_block,
     ),
+    server(
+        "messages.server.log-lines",
+        C,
+        "004 3.1 (for logging purposes, the server prints ...; informational messages)",
+        "prints the client's IP address and port on accept, the sender and receiver of a create, the count a read sent",
+        log_lines,
+    ),
     client(
         "messages.client.arg-count",
         R,
@@ -308,6 +315,13 @@ pub static CHECKS: &[Check] = &[
         "004 3.2 (print an error message and exit)",
         "argument errors end with a non-zero exit status",
         client_arg_exit_status,
+    ),
+    client(
+        "messages.client.connect-error",
+        R,
+        "004 3.2 (if any of these steps do not succeed ...)",
+        "nobody listens on the server's port: an error message and an exit, no traceback",
+        client_connect_error,
     ),
     client(
         "messages.client.read-record",
@@ -1563,6 +1577,76 @@ fn stall_no_block(ctx: &mut Ctx) -> CheckResult {
 }
 
 // ---------------------------------------------------------------------------------------
+// Server checks: what it prints.
+
+/// Whether `word` is one of the words of `text` (split at every non-alphanumeric character),
+/// so that `2` is not found inside a port number.
+fn has_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == word)
+}
+
+fn log_lines(ctx: &mut Ctx) -> CheckResult {
+    let mut server = ctx.server()?;
+    let response = ctx.timing().response();
+    let record = create_record(b"amelia", b"bruno", b"logged once")?;
+    let mut peer = server.connect(response)?;
+    let port = peer
+        .local_port()
+        .ok_or_else(|| harness_error("the suite's connection has no local port"))?
+        .to_string();
+    peer.send(&record)?;
+    let _ = peer.recv_until_closed(response);
+    drop(peer);
+    let hint = "3.1 asks for these log lines; print them with flush=True / fflush(stdout) so \
+                they show while the server runs";
+    if server
+        .wait_line(0, response, |l| {
+            l.text.contains("127.0.0.1") && has_word(&l.text, &port)
+        })
+        .is_none()
+    {
+        return Err(fail(
+            format!(
+                "when it accepts a connection, the server prints the client's IP address \
+                 (127.0.0.1) and port ({port})"
+            ),
+            quote_lines(&server.lines()),
+        )
+        .hint(format!(
+            "after accept(), print the address it returned, e.g. \
+             print(f\"Connection from {{ip}} port {{port}}\", flush=True); {hint}"
+        )));
+    }
+    if server
+        .wait_line(0, response, |l| {
+            l.text.contains("amelia") && l.text.contains("bruno")
+        })
+        .is_none()
+    {
+        return Err(fail(
+            "after a create from `amelia` to `bruno`, a line naming the sender and the receiver",
+            quote_lines(&server.lines()),
+        )
+        .hint(hint));
+    }
+    create(ctx, &mut server, b"amelia", b"bruno", b"logged twice")?;
+    let from = server.lines().len();
+    let count = read(ctx, &mut server, b"bruno")?.items.len().to_string();
+    if server
+        .wait_line(from, response, |l| has_word(&l.text, &count))
+        .is_none()
+    {
+        return Err(fail(
+            format!("after a read that sent {count} messages, a line with that number"),
+            quote_lines(&server.lines()),
+        )
+        .hint(hint));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
 // Client checks: arguments. The suite listens where the client would connect.
 
 /// How an argument-error run of the client ended.
@@ -1929,6 +2013,51 @@ fn response(items: &[Msg], more: bool) -> Result<Vec<u8>, Stop> {
     Response::encode_items(&items, more, &mut out)
         .map_err(|e| harness_error(format!("the suite built an invalid response: {e}")))?;
     Ok(out)
+}
+
+fn client_connect_error(ctx: &mut Ctx) -> CheckResult {
+    // A port the suite listened on a moment ago and closed: a connection is refused.
+    let port = ctx.fake_server()?.port();
+    let launch = Launch::new()
+        .var("user", "alice")
+        .var("request", "read")
+        .port(port)
+        .timeout(arg_deadline(ctx));
+    let fin = ctx.run(Role::Client, launch)?;
+    let expected = format!(
+        "when nobody listens on 127.0.0.1:{port}, the client prints an error message and exits \
+         within {:?}",
+        arg_deadline(ctx)
+    );
+    let lines = fin.lines();
+    if fin.timed_out || fin.flooded {
+        return Err(fail(expected, fin.describe_end()));
+    }
+    if let Some(t) = traceback(&lines) {
+        return Err(fail(
+            expected,
+            format!(
+                "it crashed with a Python traceback ({}: {:?})",
+                t.stream.as_str(),
+                lines.last().map(|l| l.text.as_str()).unwrap_or_default()
+            ),
+        )
+        .hint(
+            "connect() fails when no server runs: catch the error (try/except OSError), print \
+             a message, close the socket and exit",
+        ));
+    }
+    if lines.iter().all(|l| l.trimmed().trim().is_empty()) {
+        return Err(fail(
+            expected,
+            format!(
+                "it printed nothing and {}",
+                ended(&fin).trim_start_matches("it ")
+            ),
+        )
+        .hint("check the result of connect() and print an error when it fails"));
+    }
+    Ok(())
 }
 
 fn client_read_record(ctx: &mut Ctx) -> CheckResult {
