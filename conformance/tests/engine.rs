@@ -350,6 +350,30 @@ fn run_passes_stdin_and_reports_status() -> TestResult {
     ensure(fin.stdout_text().trim() == "got hello", fin.stdout_text())
 }
 
+fn ports_are_unique_and_reserved_across_processes() -> TestResult {
+    use conformance::driver::ports;
+    use rustix::fs::{FlockOperation, flock};
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..50 {
+        let p = ports::allocate().ok_or("no port")?;
+        ensure(seen.insert(p), format!("port {p} handed out twice"))?;
+        ensure(
+            (ports::FIRST..ports::END).contains(&p),
+            format!("port {p} out of range"),
+        )?;
+        // Another process (here: another open file description) cannot take it.
+        let path = std::env::temp_dir()
+            .join("conformance-ports")
+            .join(p.to_string());
+        let other = std::fs::File::open(&path).map_err(|e| format!("{path:?}: {e}"))?;
+        ensure(
+            flock(&other, FlockOperation::NonBlockingLockShared).is_err(),
+            format!("port {p} is not reserved"),
+        )?;
+    }
+    Ok(())
+}
+
 fn parses_proc_lines() -> TestResult {
     let line = "   3: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 100 0 0 10 0";
     let e = procfs::parse_tcp_line(line).ok_or("unparsed")?;
@@ -480,6 +504,10 @@ fn main() {
             does_not_take_a_bound_socket_for_listening,
         ),
         ("proc::parses_proc_lines", parses_proc_lines),
+        (
+            "ports::unique_and_reserved_across_processes",
+            ports_are_unique_and_reserved_across_processes,
+        ),
         (
             "deadline::never_listening_server_fails_at_its_deadline",
             never_listening_server_fails_at_its_deadline,

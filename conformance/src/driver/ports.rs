@@ -1,9 +1,15 @@
 //! Port allocation: every check gets its own port, never reused within a run. Ports come
-//! from below the kernel's ephemeral range (so a client's source port never takes one) and
+//! from below the kernel's ephemeral range (so a client's source port never takes one).
+//! Several runs at once (the self-test starts dozens of `conformance run`) must not hand
+//! out the same port between a probe and the subject's bind: each port is reserved with an
+//! flock on `$TMPDIR/conformance-ports/<port>`, held until this process ends. Ports
 //! are probed: a bind without SO_REUSEADDR succeeds on 0.0.0.0 and 127.0.0.1 (so no socket
 //! of any state, TIME_WAIT included, holds it).
 
+use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,6 +31,34 @@ fn start() -> u32 {
     (std::process::id().wrapping_mul(7919) ^ nanos) % u32::from(END - FIRST)
 }
 
+/// Reservation files held open (and locked) for the life of the process.
+static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
+
+fn lock_dir() -> PathBuf {
+    std::env::temp_dir().join("conformance-ports")
+}
+
+/// Takes the cross-process reservation of `port`: false if another live process holds it.
+/// Where the lock files cannot be made (read-only /tmp), the bind probe alone decides.
+fn reserve(port: u16) -> bool {
+    use rustix::fs::{FlockOperation, flock};
+    let dir = lock_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let Ok(file) = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(port.to_string()))
+    else {
+        return true;
+    };
+    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        return false;
+    }
+    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(file);
+    true
+}
+
 /// A free port, or None when the whole range is taken.
 pub fn allocate() -> Option<u16> {
     let span = u32::from(END - FIRST);
@@ -32,7 +66,7 @@ pub fn allocate() -> Option<u16> {
     for _ in 0..span {
         let n = CURSOR.fetch_add(1, Ordering::SeqCst) % span;
         let port = FIRST + u16::try_from(n).ok()?;
-        if is_free(port) {
+        if is_free(port) && reserve(port) && is_free(port) {
             return Some(port);
         }
     }
