@@ -201,13 +201,13 @@ fn run(a: RunArgs) -> ExitCode {
         slack,
         ..Timing::default()
     };
-    if let Some(p) = a.period {
-        match parse_secs("--period", p) {
-            Ok(d) if !d.is_zero() => timing.period = d,
-            Ok(_) => return usage_error("--period must be more than 0"),
-            Err(e) => return usage_error(e),
-        }
-    }
+    let given = match a.period.map(|p| parse_secs("--period", p)) {
+        None => None,
+        Some(Ok(d)) if !d.is_zero() => Some(d),
+        Some(Ok(_)) => return usage_error("--period must be more than 0"),
+        Some(Err(e)) => return usage_error(e),
+    };
+    timing = timing.with_period(given, a.server_cmd.is_none());
     let references = a.server_cmd.is_none() && a.client_cmd.is_none();
     let roles: Vec<Role> = if references {
         vec![Role::Server, Role::Client]

@@ -26,6 +26,10 @@ pub const EXIT: Duration = Duration::from_secs(2);
 /// A send to a subject (socket or stdin) that cannot complete this long means it stopped
 /// reading: the send fails instead of hanging the check.
 pub const SEND: Duration = Duration::from_secs(20);
+/// The period the reference multiclient server is started with when `--period` is not
+/// given, so a run against the references stays short; a student's own server is expected
+/// to keep the text's 60 s unless `--period` says otherwise.
+pub const REFERENCE_PERIOD: Duration = Duration::from_secs(2);
 /// How long the driver waits for a killed process group to vanish before reporting survivors.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How often the driver polls /proc while waiting for a state (listening, exited, threads).
@@ -65,5 +69,21 @@ impl Timing {
     /// Deadline for a process to exit by itself.
     pub fn exit(&self) -> Duration {
         self.within(EXIT)
+    }
+    /// The period to expect: the one given with `--period`, else the reference's short
+    /// [`REFERENCE_PERIOD`] when the server is the reference, else the text's 60 s.
+    pub fn with_period(self, given: Option<Duration>, reference_server: bool) -> Timing {
+        let period = match given {
+            Some(p) => p,
+            None if reference_server => REFERENCE_PERIOD,
+            None => PERIOD,
+        };
+        Timing { period, ..self }
+    }
+    /// What a periodic line may be late or early beyond the spec's tolerance: a quarter of
+    /// the slack, at most 500 ms. Not the whole slack: with a short `--period` that would
+    /// let a timer restarted by every event pass.
+    pub fn tick_margin(&self) -> Duration {
+        (self.slack / 4).min(Duration::from_millis(500))
     }
 }

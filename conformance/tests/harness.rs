@@ -122,9 +122,8 @@ fn main() {
     if let Some(s) = secs(&ours.slack, "--slack") {
         base.timing.slack = s;
     }
-    if let Some(p) = secs(&ours.period, "--period").filter(|d| !d.is_zero()) {
-        base.timing.period = p;
-    }
+    let given = secs(&ours.period, "--period").filter(|d| !d.is_zero());
+    base.timing = base.timing.with_period(given, ours.server_cmd.is_none());
     let references = ours.server_cmd.is_none() && ours.client_cmd.is_none();
     let roles: Vec<Role> = if references {
         vec![Role::Server, Role::Client]

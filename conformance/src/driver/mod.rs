@@ -60,4 +60,12 @@ impl Stopwatch {
     pub fn instant(&self) -> Instant {
         self.0
     }
+    /// Waits until `offset` after the start: a deliberate pause that schedules a
+    /// scenario's next step (periodic checks), never a wait for something to happen.
+    pub fn pause_until(&self, offset: Duration) {
+        let now = self.0.elapsed();
+        if offset > now {
+            std::thread::sleep(offset - now);
+        }
+    }
 }

@@ -461,7 +461,8 @@ fn wait_stdout(ctx: &Ctx, server: &Subject, from: usize, want: &str) -> Option<u
         .map(|(i, _)| i)
 }
 
-fn quote_lines(lines: &[Line]) -> String {
+/// The last lines a subject printed, quoted for a failure message.
+pub(crate) fn quote_lines(lines: &[Line]) -> String {
     if lines.is_empty() {
         return "no output at all".to_owned();
     }

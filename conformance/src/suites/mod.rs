@@ -7,6 +7,7 @@ use crate::timing::Timing;
 pub mod framed;
 pub mod hello;
 pub mod messages;
+pub mod multiclient;
 
 /// A protocol's suite: its checks and how to run its programs.
 #[derive(Debug)]
@@ -53,17 +54,7 @@ pub static SUITES: &[Suite] = &[
     hello::SUITE,
     framed::SUITE,
     messages::SUITE,
-    Suite {
-        name: "multiclient",
-        seed: "002",
-        checks: &[],
-        models: &[Model::Threaded, Model::EventDriven],
-        server_program: "multiclient-server",
-        client_program: "",
-        server_args: &["{port}"],
-        client_args: &[],
-        period_flag: true,
-    },
+    multiclient::SUITE,
 ];
 
 /// The suite called `name`.
