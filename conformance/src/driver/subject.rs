@@ -51,6 +51,7 @@ pub struct Subject {
     port: Option<u16>,
     started: Instant,
     status: Option<ExitStatus>,
+    listening: Option<(Instant, Instant)>,
     clients: usize,
     killed: bool,
     survivors: Arc<std::sync::Mutex<Vec<String>>>,
@@ -91,6 +92,7 @@ impl Subject {
             port,
             started: Instant::now(),
             status: None,
+            listening: None,
             clients: 0,
             killed: false,
             survivors,
@@ -171,12 +173,16 @@ impl Subject {
         // children list in /proc, the whole group is scanned every 8th poll only.
         let mut pause = Duration::from_millis(2);
         let mut polls = 0u32;
+        let mut last_not = self.started;
         loop {
             polls += 1;
             let pids = procfs::group_pids(self.pgid, polls % 8 == 0);
+            let probe = Instant::now();
             if procfs::pids_listen_on(&pids, port) {
+                self.listening = Some((last_not, probe));
                 return Ok(());
             }
+            last_not = probe;
             if let Some(s) = self.try_exit() {
                 // Let the reader threads take the last output before quoting it.
                 self.capture.wait_closed(Duration::from_millis(500));
@@ -209,6 +215,13 @@ impl Subject {
             thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
             pause = (pause * 3 / 2).min(Duration::from_millis(50));
         }
+    }
+
+    /// When it started to listen, as seen by [`Subject::wait_listening`]: between the last
+    /// poll that found no listening socket and the first that found one (periodic checks
+    /// measure from here). None before it was seen listening.
+    pub fn listening_since(&self) -> Option<(Instant, Instant)> {
+        self.listening
     }
 
     /// Its last stderr lines as ` (stderr: "...")`, or nothing.
