@@ -73,7 +73,8 @@ fn malformed_greetings_get_error_and_the_server_serves_on() {
         for bad in [&b"GARBAGE"[..], b"HELLO", b"HELLO abc", b"HELLO "] {
             let mut s = srv.connect();
             send(&mut s, bad);
-            // The server judges it (at once, or after its quiet period) and closes.
+            // Closing our side says the message is whole (a prefix is otherwise waited on).
+            half_close(&s);
             assert_eq!(read_to_close(&mut s), b"", "{model}: {bad:?}");
             srv.expect_line("ERROR");
         }
@@ -143,6 +144,30 @@ fn early_close_and_reset_do_not_stop_the_server() {
         handshake(srv.port, 50, b"");
         srv.expect_line("HELLO 50");
         srv.expect_line("HELLO 52");
+    }
+}
+
+#[test]
+fn a_prefix_left_waiting_is_judged_at_the_deadline() {
+    for model in MODELS {
+        let srv = server(model, &["--timeout", "1"]);
+        let mut s = srv.connect();
+        send(&mut s, b"HELLO ");
+        assert_eq!(read_to_close(&mut s), b"", "{model}");
+        srv.expect_line("ERROR");
+    }
+}
+
+#[test]
+fn a_split_greeting_survives_a_long_pause() {
+    for model in MODELS {
+        let srv = server(model, &[]);
+        let mut s = srv.connect();
+        send(&mut s, b"HEL");
+        // Longer than a pause on a quiet machine, as seen under load.
+        std::thread::sleep(Duration::from_millis(1500));
+        send(&mut s, b"LO 5");
+        expect_reply(&mut s, "HELLO 6");
     }
 }
 
