@@ -17,11 +17,11 @@ use codec::framed::{DROPPED_CHARS, Frame, HEADER_LEN, expected_reply};
 
 use crate::check::{Check, CheckResult, Failure, Level, Role, Stop, fail};
 use crate::driver::{
-    Ctx, End, FakeServer, Finished, Launch, Line, Peer, Stream, Subject, describe_bytes,
+    Ctx, End, FakeServer, Finished, Launch, Line, Peer, Stopwatch, Stream, Subject, describe_bytes,
     subject::describe_status,
 };
 use crate::suites::Suite;
-use crate::timing::{REPLY_SILENCE, Timing};
+use crate::timing::{EXIT, REPLY_SILENCE, RESPONSE, Timing};
 
 /// The framed suite.
 pub const SUITE: Suite = Suite {
@@ -319,6 +319,8 @@ fn first_difference(a: &[u8], b: &[u8]) -> usize {
 struct BadFrame {
     actual: String,
     hint: Option<&'static str>,
+    /// The length its header declared, when it had one (and it was not the expected one).
+    declared: Option<usize>,
 }
 
 /// Reads one frame whose payload should be `want`, from a server (`who` = "server") or a
@@ -346,7 +348,11 @@ fn read_frame(
                 describe_end(head.end, timeout, who)
             )
         };
-        return Err(BadFrame { actual, hint: None });
+        return Err(BadFrame {
+            actual,
+            hint: None,
+            declared: None,
+        });
     };
     if len != want.len() {
         // Show what follows, without waiting for a length that may be absurd.
@@ -362,7 +368,11 @@ fn read_frame(
         } else {
             None
         };
-        return Err(BadFrame { actual, hint });
+        return Err(BadFrame {
+            actual,
+            hint,
+            declared: Some(len),
+        });
     }
     if len == 0 {
         // Nothing to await (a receive of 0 bytes would wait for its deadline).
@@ -380,6 +390,7 @@ fn read_frame(
             hint: Some(
                 "send the whole frame: loop until send() has taken every byte, or use sendall()",
             ),
+            declared: None,
         });
     }
     Ok(body.bytes)
@@ -456,23 +467,19 @@ fn expect_reply(
     let got = match read_frame(peer, want, timeout, "server") {
         Ok(got) => got,
         Err(bad) => {
-            let hint = bad.hint.or_else(|| {
-                if bad.actual.starts_with("nothing within") {
-                    Some(if want.is_empty() {
-                        HINT_EMPTY
-                    } else {
-                        HINT_PARTIAL
-                    })
-                } else if bad
-                    .actual
-                    .starts_with(&format!("a frame declaring {} ", sent.len()))
-                {
-                    Some(HINT_DROP)
-                } else if bad.actual.starts_with("a frame declaring") {
-                    Some(HINT_PARTIAL)
+            let hint = bad.hint.or(match bad.declared {
+                Some(n) if n == sent.len() => Some(HINT_DROP),
+                Some(n) if n < want.len() => Some(HINT_PARTIAL),
+                Some(_) => Some(
+                    "the reply's length must count exactly the bytes of payload[10:]; is an old \
+                     buffer or a terminator sent along?",
+                ),
+                None if bad.actual.starts_with("nothing within") => Some(if want.is_empty() {
+                    HINT_EMPTY
                 } else {
-                    None
-                }
+                    HINT_PARTIAL
+                }),
+                None => None,
             });
             let stop = fail(expected, bad.actual);
             let stop = match hint {
@@ -825,6 +832,8 @@ struct Seen {
     frames: Vec<Vec<u8>>,
     /// The first frame that was not the expected one (then the scenario stopped).
     bad: Option<(usize, BadFrame)>,
+    /// Started when the fake server closed or reset (After::Close, After::Reset).
+    gone: Option<Stopwatch>,
 }
 
 /// How the fake server behaves after its scripted replies.
@@ -897,6 +906,7 @@ fn run_client(
             }
             After::Close => {
                 peer.shutdown_write();
+                seen.gone = Some(Stopwatch::start());
                 let _ = peer.recv_until_closed(t.response() + t.exit());
             }
             After::Reset => {
@@ -904,6 +914,7 @@ fn run_client(
                 // sends every line before reading may lose it to the reset: also fine).
                 let _ = peer.recv_until(t.response(), None, |b| b.len() >= HEADER_LEN);
                 peer.reset();
+                seen.gone = Some(Stopwatch::start());
             }
         }
         seen
@@ -952,7 +963,7 @@ fn check_frames(fin: &Finished, seen: &mut Seen, lines: &[Vec<u8>]) -> Result<()
     if !seen.connected {
         return Err(fail(
             "the client connects to the host and port of its two arguments",
-            format!("no connection within the deadline; {}", ended(&fin)),
+            format!("no connection within the deadline; {}", ended(fin)),
         )
         .hint("usage is: PROG <host> <port>; the lines to send come on stdin"));
     }
@@ -1188,6 +1199,15 @@ fn lost_server(ctx: &mut Ctx, after: After) -> CheckResult {
             format!("{}; {}", quote_lines(&fin.lines()), ended(&fin)),
         )
         .hint(hint));
+    }
+    // The ERROR is due at the client's next send or receive after the server went.
+    let limit = ctx.timing().within(RESPONSE + EXIT);
+    if let Some(took) = seen.gone.map(|g| g.elapsed()).filter(|d| *d > limit) {
+        return Err(fail(
+            expected,
+            format!("it printed ERROR but exited only {took:?} after the server {how} (allowed: {limit:?})"),
+        )
+        .hint("do not wait or retry when the server is gone: report it and exit at once"));
     }
     if fin.code() == Some(0) {
         return Err(fail(
