@@ -325,7 +325,16 @@ fn run(a: RunArgs) -> ExitCode {
     if let Err(e) = written {
         return usage_error(format!("cannot write the report: {e}"));
     }
-    if report::passes(&reports, a.strict) {
+    // Every check errored: the suite could not run at all (no ports, no processes), which
+    // is no verdict on the program.
+    let all_errored = !reports.is_empty()
+        && reports
+            .iter()
+            .all(|r| matches!(r.outcome, conformance::check::Outcome::Errored(_)));
+    if all_errored {
+        eprintln!("conformance: the suite could not run any check (see the errors above)");
+        ExitCode::from(2)
+    } else if report::passes(&reports, a.strict) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
