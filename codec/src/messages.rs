@@ -164,6 +164,7 @@ impl RequestHeader {
         Self::decode_fields(input).map_err(|e| whole_header(e, REQUEST_HEADER_LEN, input))
     }
 
+    #[inline]
     fn decode_fields(input: &[u8]) -> Result<(&[u8], RequestHeader), DecodeError> {
         let rest = magic(input)?;
         let (rest, id) = wire::u8(rest)?;
@@ -231,6 +232,7 @@ fn and_then_at_least(e: DecodeError, extra: usize) -> DecodeError {
 
 /// A header parser stops at its first missing field; its `Incomplete` counts up to the end
 /// of the whole fixed header instead.
+#[inline]
 fn whole_header(e: DecodeError, header_len: usize, input: &[u8]) -> DecodeError {
     if e.is_incomplete() {
         wire::missing(header_len, input.len())
@@ -410,6 +412,7 @@ impl ResponseHeader {
         Self::decode_fields(input).map_err(|e| whole_header(e, RESPONSE_HEADER_LEN, input))
     }
 
+    #[inline]
     fn decode_fields(input: &[u8]) -> Result<(&[u8], ResponseHeader), DecodeError> {
         let rest = magic(input)?;
         let (rest, id) = wire::u8(rest)?;
@@ -451,6 +454,7 @@ impl ItemHeader {
         Self::decode_fields(input).map_err(|e| whole_header(e, ITEM_HEADER_LEN, input))
     }
 
+    #[inline]
     fn decode_fields(input: &[u8]) -> Result<(&[u8], ItemHeader), DecodeError> {
         let (rest, sender_len) = wire::u8(input)?;
         if sender_len == 0 {
@@ -494,6 +498,31 @@ fn item(input: &[u8]) -> Result<(&[u8], Item<'_>), DecodeError> {
     Ok((rest, Item { sender, text }))
 }
 
+/// The bytes after one complete, valid item, or `None` (then `item` says why).
+#[inline]
+fn skip_valid_item(input: &[u8]) -> Option<&[u8]> {
+    let (header, body) = input.split_first_chunk::<ITEM_HEADER_LEN>()?;
+    let sender_len = usize::from(header[field::SENDER_LEN]);
+    let text_len = usize::from(u16::from_be_bytes([
+        header[field::TEXT_LEN.start],
+        header[field::TEXT_LEN.start + 1],
+    ]));
+    if sender_len == 0 || text_len == 0 {
+        return None;
+    }
+    body.get(sender_len + text_len..)
+}
+
+/// The error for an item that `skip_valid_item` refused, with `later` items still to come.
+#[cold]
+fn item_error(input: &[u8], later: u8) -> DecodeError {
+    match item(input) {
+        Err(e) => and_then_at_least(e, usize::from(later) * MIN_ITEM_LEN),
+        // Unreachable: the fast path refuses only what `item` refuses.
+        Ok(_) => DecodeError::Incomplete { needed: 1 },
+    }
+}
+
 /// A whole validated MessageResponse; its items were validated at decode and iterate
 /// infallibly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -513,8 +542,12 @@ impl<'a> Response<'a> {
         })?;
         let mut rest = body;
         for left in (0..header.num_items).rev() {
-            let later = usize::from(left) * MIN_ITEM_LEN;
-            rest = item(rest).map_err(|e| and_then_at_least(e, later))?.0;
+            // Fast path for a whole, valid item; anything else goes through `item`, which
+            // names the error and counts `needed` (kept out of line: it is the rare case).
+            match skip_valid_item(rest) {
+                Some(after) => rest = after,
+                None => return Err(item_error(rest, left)),
+            }
         }
         // `rest` is a tail of `body`, so the items are the first `body.len() - rest.len()` bytes.
         let used = body.len().saturating_sub(rest.len());
