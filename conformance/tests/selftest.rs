@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -784,8 +784,10 @@ fn run_suite(args: &[String]) -> Result<SuiteOutput, String> {
     let stderr = drain(child.stderr.take());
     let deadline = run_deadline();
     let status = wait_with_deadline(&mut child, deadline);
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
+    // A process of the subject that escaped the suite could still hold a pipe open: take
+    // what has arrived within a grace period rather than wait for its end.
+    let stdout = stdout.recv_timeout(SURVIVOR_GRACE).unwrap_or_default();
+    let stderr = stderr.recv_timeout(SURVIVOR_GRACE).unwrap_or_default();
     let status = match status {
         Some(s) => s,
         None => {
@@ -810,14 +812,17 @@ fn run_suite(args: &[String]) -> Result<SuiteOutput, String> {
     })
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
+/// Reads a pipe to its end on a thread; the text arrives on the returned channel.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(mut p) = pipe {
             let _ = p.read_to_end(&mut buf);
         }
-        String::from_utf8_lossy(&buf).into_owned()
-    })
+        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+    });
+    rx
 }
 
 /// The exit status, or None after killing the child at the deadline.
