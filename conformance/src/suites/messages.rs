@@ -500,6 +500,11 @@ fn show(b: &[u8]) -> String {
     }
 }
 
+/// A measured duration for a student: `3.13 s`.
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
 fn show_items(items: &[Msg]) -> String {
     if items.is_empty() {
         return "no messages".to_owned();
@@ -752,12 +757,16 @@ fn refused(ctx: &Ctx, server: &mut Subject, record: &[u8], what: &str) -> Result
     Ok(())
 }
 
-/// Nothing was stored for `user` (and the server serves on).
-fn expect_empty(ctx: &Ctx, server: &mut Subject, user: &[u8], after: &str) -> Result<(), Stop> {
-    expect_mailbox(ctx, server, user, &[], false, after).map_err(|e| match e {
-        Stop::Fail(f) if f.hint.is_none() => Stop::Fail(f.hint(HINT_VALIDATE)),
-        other => other,
-    })
+/// Nothing was stored for `user` (and the server serves on); `hint` explains a failure
+/// that has no more specific hint (the server's death has its own).
+fn expect_empty(
+    ctx: &Ctx,
+    server: &mut Subject,
+    user: &[u8],
+    after: &str,
+    hint: &str,
+) -> Result<(), Stop> {
+    expect_mailbox(ctx, server, user, &[], false, after).map_err(|e| or_hint(e, hint))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1230,8 +1239,8 @@ fn bad_magic(ctx: &mut Ctx) -> CheckResult {
         &mut server,
         b"bob",
         "creates to `bob` with wrong magic numbers",
+        "compare MagicNo with 0xAE73 (big-endian) and refuse the record otherwise",
     )
-    .map_err(|e| e.hint("compare MagicNo with 0xAE73 (big-endian) and refuse the record otherwise"))
 }
 
 fn bad_id(ctx: &mut Ctx) -> CheckResult {
@@ -1252,8 +1261,8 @@ fn bad_id(ctx: &mut Ctx) -> CheckResult {
         &mut server,
         b"bob",
         "records to `bob` with IDs 0, 3, 255",
+        "ID 1 is a read, 2 a create: refuse every other ID",
     )
-    .map_err(|e| or_hint(e, "ID 1 is a read, 2 a create: refuse every other ID"))
 }
 
 fn empty_name(ctx: &mut Ctx) -> CheckResult {
@@ -1262,12 +1271,13 @@ fn empty_name(ctx: &mut Ctx) -> CheckResult {
     refused(ctx, &mut server, &record, "a create with NameLen 0")?;
     let record = raw_request(RequestKind::Read, (0, 0, 0), &[]);
     refused(ctx, &mut server, &record, "a read with NameLen 0")?;
-    expect_empty(ctx, &mut server, b"bob", "a create with NameLen 0 to `bob`").map_err(|e| {
-        or_hint(
-            e,
-            "NameLen must be at least 1: refuse a record with NameLen 0",
-        )
-    })
+    expect_empty(
+        ctx,
+        &mut server,
+        b"bob",
+        "a create with NameLen 0 to `bob`",
+        "NameLen must be at least 1: refuse a record with NameLen 0",
+    )
 }
 
 fn read_with_receiver(ctx: &mut Ctx) -> CheckResult {
@@ -1285,7 +1295,13 @@ fn read_with_receiver(ctx: &mut Ctx) -> CheckResult {
             "a read request (ID 1) must have ReceiverLen 0: refuse it otherwise",
         )
     })?;
-    expect_empty(ctx, &mut server, b"bob", "a refused read of `bob`")
+    expect_empty(
+        ctx,
+        &mut server,
+        b"bob",
+        "a refused read of `bob`",
+        HINT_VALIDATE,
+    )
 }
 
 fn read_with_message(ctx: &mut Ctx) -> CheckResult {
@@ -1303,7 +1319,13 @@ fn read_with_message(ctx: &mut Ctx) -> CheckResult {
             "a read request (ID 1) must have MessageLen 0: refuse it otherwise",
         )
     })?;
-    expect_empty(ctx, &mut server, b"bob", "a refused read of `bob`")
+    expect_empty(
+        ctx,
+        &mut server,
+        b"bob",
+        "a refused read of `bob`",
+        HINT_VALIDATE,
+    )
 }
 
 /// Pause between the body bytes of create-empty-receiver: well under the gap.
@@ -1347,9 +1369,9 @@ fn create_empty_receiver(ctx: &mut Ctx) -> CheckResult {
             "a create with ReceiverLen 0 is refused as soon as its fixed header is in: the \
              connection is closed before the body is complete",
             format!(
-                "the connection was still open {:?} after the header, while the body came one \
+                "the connection was still open {} after the header, while the body came one \
                  byte per {SLOW_BYTE:?}",
-                started.elapsed()
+                secs(started.elapsed())
             ),
         )
         .hint(
@@ -1358,7 +1380,13 @@ fn create_empty_receiver(ctx: &mut Ctx) -> CheckResult {
         ));
     }
     drop(peer);
-    expect_empty(ctx, &mut server, b"zoe", "a create with ReceiverLen 0")
+    expect_empty(
+        ctx,
+        &mut server,
+        b"zoe",
+        "a create with ReceiverLen 0",
+        HINT_VALIDATE,
+    )
 }
 
 fn create_empty_message(ctx: &mut Ctx) -> CheckResult {
@@ -1370,13 +1398,8 @@ fn create_empty_message(ctx: &mut Ctx) -> CheckResult {
         &mut server,
         b"bob",
         "a create with MessageLen 0 to `bob`",
+        "a create request (ID 2) needs MessageLen >= 1: refuse it otherwise",
     )
-    .map_err(|e| {
-        or_hint(
-            e,
-            "a create request (ID 2) needs MessageLen >= 1: refuse it otherwise",
-        )
-    })
 }
 
 fn truncated_record(ctx: &mut Ctx) -> CheckResult {
@@ -1410,14 +1433,9 @@ fn truncated_record(ctx: &mut Ctx) -> CheckResult {
         &mut server,
         b"bob",
         "a create to `bob` cut 5 bytes short",
-    )
-    .map_err(|e| {
-        or_hint(
-            e,
-            "read exactly NameLen + ReceiverLen + MessageLen bytes; fewer (the client \
+        "read exactly NameLen + ReceiverLen + MessageLen bytes; fewer (the client \
                  closed) is an error: store nothing",
-        )
-    })
+    )
 }
 
 fn extra_bytes(ctx: &mut Ctx) -> CheckResult {
@@ -1433,14 +1451,9 @@ fn extra_bytes(ctx: &mut Ctx) -> CheckResult {
         &mut server,
         b"bob",
         "a create to `bob` with 3 bytes beyond its lengths",
-    )
-    .map_err(|e| {
-        or_hint(
-            e,
-            "3.3.1: reading more than the expected number of bytes makes the record \
+        "3.3.1: reading more than the expected number of bytes makes the record \
                  erroneous (a read with a timeout after the body shows them)",
-        )
-    })
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1470,7 +1483,10 @@ fn stalled(ctx: &Ctx, server: &mut Subject, part: &[u8], what: &str) -> Result<(
     if !r.closed() {
         return Err(fail(
             expected,
-            format!("the connection was still open {:?} later", since.elapsed()),
+            format!(
+                "the connection was still open {} later",
+                secs(since.elapsed())
+            ),
         )
         .hint(HINT_GAP));
     }
@@ -1486,8 +1502,13 @@ fn header_stall(ctx: &mut Ctx) -> CheckResult {
         record.get(..3).unwrap_or_default(),
         "3 bytes of the fixed header",
     )?;
-    expect_empty(ctx, &mut server, b"bob", "a create stalled in its header")
-        .map_err(|e| or_hint(e, HINT_GAP))
+    expect_empty(
+        ctx,
+        &mut server,
+        b"bob",
+        "a create stalled in its header",
+        HINT_GAP,
+    )
 }
 
 fn body_stall(ctx: &mut Ctx) -> CheckResult {
@@ -1507,8 +1528,8 @@ fn body_stall(ctx: &mut Ctx) -> CheckResult {
         &mut server,
         b"bob",
         "a create stalled inside its message",
+        HINT_GAP,
     )
-    .map_err(|e| or_hint(e, HINT_GAP))
 }
 
 /// Pause between the pieces of slow-pieces: under the gap, 600 ms in all.
@@ -1557,13 +1578,13 @@ fn stall_no_block(ctx: &mut Ctx) -> CheckResult {
                  after the gap"
             ),
             format!(
-                "{} after {:?}",
+                "{} after {}",
                 if r.bytes.is_empty() {
                     "no response".to_owned()
                 } else {
                     format!("only {}", describe_bytes(&r.bytes))
                 },
-                since.elapsed()
+                secs(since.elapsed())
             ),
         )
         .hint(HINT_GAP));
@@ -1883,6 +1904,12 @@ enum Answer {
     Stall(Vec<u8>),
 }
 
+/// How long the fake server holds a stalled or finished connection open for the client to
+/// end it: the gap plus slack, then the exit deadline.
+fn hold_time(t: &crate::timing::Timing) -> Duration {
+    t.within(GAP) + t.exit()
+}
+
 /// Runs the client (`user`, `request`, `stdin`) against a fake server that takes the request
 /// leniently (up to its declared lengths, or a short silence) and answers `answer`.
 fn run_client(
@@ -1920,7 +1947,7 @@ fn run_client(
         }
         seen.replied_at = Some(Instant::now());
         if hold || matches!(answer, Answer::Nothing) {
-            let r = peer.recv_until_closed(t.within(GAP) + t.exit());
+            let r = peer.recv_until_closed(hold_time(&t));
             if r.closed() {
                 seen.closed_at = Some(Instant::now());
             }
@@ -1989,16 +2016,27 @@ fn expect_request(fin: &Finished, seen: &Seen, want: &[u8], what: &str) -> Resul
         format!("{what}: {}", describe_bytes(want)),
         format!("it sent {}", describe_request(&seen.request)),
     );
-    if let Err(DecodeError::BadMagic { found: 0x73AE }) = Request::decode(&seen.request) {
+    let sent = Request::decode(&seen.request).map(|(_, r)| r);
+    let wanted = Request::decode(want).map(|(_, r)| r);
+    // The names and message are non-ASCII: a wrong split is most likely a character count.
+    let non_ascii = wanted.as_ref().is_ok_and(|w| {
+        ![w.user(), w.receiver(), w.message()]
+            .iter()
+            .all(|f| f.is_ascii())
+    });
+    if let Err(DecodeError::BadMagic { found: 0x73AE }) = sent {
         stop = stop.hint(HINT_ORDER);
-    } else if !want.is_ascii() {
-        stop = stop.hint(HINT_BYTES);
-    } else if seen.request.len() == want.len()
-        && seen.request.get(..MAGIC_LEN + 1) == want.get(..MAGIC_LEN + 1)
+    } else if let (Ok(s), Ok(w)) = (&sent, &wanted)
+        && s.kind() == RequestKind::Create
+        && s.user() == w.user()
+        && [s.receiver(), s.message()].concat() == [w.message(), w.receiver()].concat()
     {
         stop = stop.hint(
-            "the fields follow the fixed header in this order: user name, receiver name, message",
+            "the fields follow the fixed header in this order: user name, receiver name, \
+             message",
         );
+    } else if non_ascii {
+        stop = stop.hint(HINT_BYTES);
     }
     Err(stop)
 }
@@ -2370,9 +2408,18 @@ fn client_response_stall(ctx: &mut Ctx) -> CheckResult {
                     expected,
                     match took {
                         Some(d) => {
-                            format!("it closed the connection {d:?} later; {}", ended(&fin))
+                            format!(
+                                "it closed the connection {} later; {}",
+                                secs(d),
+                                ended(&fin)
+                            )
                         }
-                        None => format!("it kept the connection open; {}", ended(&fin)),
+                        None => format!(
+                            "it was still waiting {} later, when the suite gave up and closed \
+                             the connection; then {}",
+                            secs(hold_time(ctx.timing())),
+                            ended(&fin)
+                        ),
                     },
                 )
                 .hint(HINT_CLIENT_GAP));
