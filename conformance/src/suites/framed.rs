@@ -240,6 +240,8 @@ const HINT_EMPTY: &str = "a payload of 10 characters or fewer leaves nothing, an
 const HINT_BYTES_REPR: &str = "print(payload) on bytes shows b'...': decode the payload first \
                                (print(payload.decode())), or write the bytes to \
                                sys.stdout.buffer";
+const HINT_CHARS: &str = "drop 10 characters, not 10 bytes: decode the payload as UTF-8 first \
+                          (payload.decode()[10:]), then encode the rest";
 const HINT_SERVE_ON: &str = "a server serves clients until it is killed: loop around accept(), \
                              and when a client leaves or fails close its socket and accept the \
                              next, do not exit";
@@ -500,8 +502,8 @@ fn expect_reply(
             describe_payload(&got)
         ),
     );
-    Err(if sent.len() == got.len() {
-        stop.hint(HINT_DROP)
+    Err(if sent.get(DROPPED_CHARS..) == Some(got.as_slice()) {
+        stop.hint(HINT_CHARS)
     } else {
         stop.hint("compare the reply with payload[10:] of what was sent; were bytes lost or reordered while buffering?")
     })
@@ -816,9 +818,7 @@ fn multibyte(ctx: &mut Ctx) -> CheckResult {
         "a UTF-8 payload whose first 10 characters take 2 bytes each",
         t,
     )
-    .map_err(|e| {
-        e.hint("drop 10 characters, not 10 bytes: decode the payload as UTF-8 first (payload.decode()[10:]), then encode the rest")
-    })
+    .map_err(|e| e.hint(HINT_CHARS))
 }
 
 // ---------------------------------------------------------------------------------------
