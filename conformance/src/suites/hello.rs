@@ -795,6 +795,11 @@ fn silent_client_no_block(ctx: &mut Ctx) -> CheckResult {
 /// Clients of concurrent-load.
 pub const LOAD_CLIENTS: usize = 20;
 
+/// Client `i`'s X in concurrent-load.
+fn load_x(i: usize) -> i64 {
+    1000 + i64::try_from(i).unwrap_or(0) * 10
+}
+
 fn concurrent_load(ctx: &mut Ctx) -> CheckResult {
     let mut server = ctx.server()?;
     let mut peers = Vec::with_capacity(LOAD_CLIENTS);
@@ -802,29 +807,39 @@ fn concurrent_load(ctx: &mut Ctx) -> CheckResult {
         peers.push(server.connect(ctx.timing().response())?);
     }
     let response = ctx.timing().response();
-    // Every client is connected before any speaks; each then runs its handshake on its own
-    // thread, pausing 0..475 ms (fixed, spread) before its third message.
+    // Every client is connected before any speaks, and every greeting must be answered
+    // before any client sends its third message: a server that serves one client at a time
+    // cannot answer the second while the first holds its handshake open, whatever the slack.
+    for (i, peer) in peers.iter_mut().enumerate() {
+        peer.send(&msg(load_x(i)))?;
+    }
+    for (i, peer) in peers.iter_mut().enumerate() {
+        let x = load_x(i);
+        let r = peer.recv_reply(msg(x + 1).len(), response);
+        if parse_hello(&r.bytes) != Some(x + 1) {
+            return Err(fail(
+                format!(
+                    "all {LOAD_CLIENTS} clients get their reply while every one of them is \
+                     still in its handshake"
+                ),
+                format!(
+                    "{} sent `HELLO {x}` and {}",
+                    peer.label(),
+                    describe_reply(&r)
+                ),
+            )
+            .hint(HINT_CONCURRENT));
+        }
+    }
+    // Then each finishes on its own thread, pausing 0..475 ms (fixed, spread) first.
     let results: Vec<Result<(), Stop>> = std::thread::scope(|s| {
         let handles: Vec<_> = peers
             .into_iter()
             .enumerate()
             .map(|(i, mut peer)| {
                 s.spawn(move || {
-                    let x = 1000 + i64::try_from(i).unwrap_or(0) * 10;
-                    peer.send(&msg(x))?;
-                    let r = peer.recv_reply(msg(x + 1).len(), response);
-                    if parse_hello(&r.bytes) != Some(x + 1) {
-                        return Err(fail(
-                            format!("every one of {LOAD_CLIENTS} clients gets its reply"),
-                            format!(
-                                "{} sent `HELLO {x}` and {}",
-                                peer.label(),
-                                describe_reply(&r)
-                            ),
-                        ));
-                    }
                     peer.pause(Duration::from_millis(((i * 7) % 20) as u64 * 25));
-                    peer.send(&msg(x + 2))?;
+                    peer.send(&msg(load_x(i) + 2))?;
                     finish(&mut peer);
                     Ok(())
                 })
