@@ -211,6 +211,18 @@ pub static CHECKS: &[Check] = &[
         "the server resets: a line starting `ERROR`, a non-zero exit, in time",
         client_server_reset,
     ),
+    // Not in the first list of docs/contracts.md: the client side of `server.multibyte`,
+    // the same informational reading (a length counts bytes, not characters).
+    Check {
+        id: "framed.client.multibyte",
+        suite: "framed",
+        role: Role::Client,
+        level: I,
+        spec: "003 §1.1 ([payload length] stores the number of bytes)",
+        summary: "a multibyte UTF-8 line is sent with its length in bytes, and its reply printed",
+        models: &[],
+        run: client_multibyte,
+    },
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -221,6 +233,9 @@ const SMALL: usize = 32;
 const MEDIUM: usize = 1245;
 const LARGE: usize = 650_000;
 const SERIES: usize = 1500;
+
+/// Ten 2-byte characters, then 3- and 4-byte ones: 10 characters are 20 bytes here.
+const MULTIBYTE: &str = "ÄÖÜäöüßéèê€🎉 and the rest of the message";
 
 /// The seed's own example: `[30][Four score and seven years ago]` -> `[20][ and seven years ago]`.
 const SEED_EXAMPLE: &[u8] = b"Four score and seven years ago";
@@ -809,8 +824,7 @@ fn multibyte(ctx: &mut Ctx) -> CheckResult {
     let mut server = ctx.server()?;
     let t = ctx.timing().response();
     let mut peer = server.connect(t)?;
-    // Ten 2-byte characters, then 3- and 4-byte ones: 10 characters are 20 bytes here.
-    let payload = "ÄÖÜäöüßéèê€🎉 and the rest of the message".as_bytes();
+    let payload = MULTIBYTE.as_bytes();
     exchange(
         &mut server,
         &mut peer,
@@ -1149,6 +1163,18 @@ fn client_large_reply(ctx: &mut Ctx) -> CheckResult {
     } else {
         stop
     })
+}
+
+fn client_multibyte(ctx: &mut Ctx) -> CheckResult {
+    let lines = vec![MULTIBYTE.as_bytes().to_vec()];
+    let response = ctx.timing().response();
+    let (fin, mut seen) = run_client(ctx, &lines, None, After::Serve, response)?;
+    check_frames(&fin, &mut seen, &lines).map_err(|e| {
+        e.hint(
+            "the length counts the bytes of the encoded payload: len(line.encode()), not len(line)",
+        )
+    })?;
+    check_printed(&fin, &[reply_of(&lines[0])])
 }
 
 /// After the first exchange the server goes (close or reset): the client must print a line
