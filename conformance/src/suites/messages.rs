@@ -338,6 +338,13 @@ pub static CHECKS: &[Check] = &[
         client_create_record,
     ),
     client(
+        "messages.client.prompt-before-connect",
+        R,
+        "004 3.2 (prepare the MessageRequest, then connect()), 3.2.1",
+        "a create asks for the receiver and message before it connects",
+        client_prompt_before_connect,
+    ),
+    client(
         "messages.client.create-reprompt",
         R,
         "004 3.2.1 (prompts again until valid)",
@@ -2130,6 +2137,48 @@ fn client_create_record(ctx: &mut Ctx) -> CheckResult {
         &create_record(b"alice", b"bob", b"hello there")?,
         "after the answers `bob` and `hello there`, the create request from `alice` to `bob`",
     )
+}
+
+fn client_prompt_before_connect(ctx: &mut Ctx) -> CheckResult {
+    let t = *ctx.timing();
+    let mut fake = ctx.fake_server()?;
+    let launch = Launch::new()
+        .var("user", "alice")
+        .var("request", "create")
+        .port(fake.port());
+    let mut client = ctx.spawn(Role::Client, launch)?;
+    // Its stdin is still open and empty: a conforming client waits at its first prompt and
+    // has not connected. (A late start can only make a wrong client pass, never a right
+    // one fail.)
+    if fake.accept(t.response()).is_some() {
+        return Err(fail(
+            "a create asks for the receiver and the message first, and connects only then",
+            "it connected before it was given any answer on stdin",
+        )
+        .hint(
+            "3.2: prepare the whole MessageRequest (prompts included) before connect(): a \
+             server closes a connection that stays silent for 1 s while the user types",
+        ));
+    }
+    if !client.write_stdin(b"bob\nhello there\n") {
+        client.wait_exit(Duration::from_millis(300));
+        return Err(fail(
+            "a create waits for the receiver and the message on stdin",
+            format!("it no longer read stdin; {}", quote_lines(&client.lines())),
+        ));
+    }
+    client.close_stdin();
+    if fake.accept(t.response()).is_none() {
+        return Err(fail(
+            "after the answers `bob` and `hello there` on stdin, the client connects",
+            format!(
+                "no connection within {:?}; {}",
+                t.response(),
+                quote_lines(&client.lines())
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn client_create_reprompt(ctx: &mut Ctx) -> CheckResult {
