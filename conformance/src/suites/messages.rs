@@ -5,12 +5,18 @@
 //! Every record the suite builds or parses goes through `codec::messages`. The invalid
 //! records the server checks need are built from the codec's types too: `RequestHeader` and
 //! `ItemHeader` encode any lengths (empty names, a read with a receiver); only a wrong magic
-//! number and a wrong ID cannot be held by the codec's types, so [`set_magic`] and
-//! [`set_id`] overwrite exactly those bytes of a valid encoding.
+//! number, a wrong ID and a MoreMsgs other than 0 or 1 cannot be held by the codec's types,
+//! so `set_magic`, `set_id` and one byte write overwrite exactly those bytes of a valid
+//! encoding.
 //!
 //! "Nothing stored" is proved by a later read on the same server (a valid MessageResponse
 //! with no items), which also proves that the server serves on. Output wording is free: the
 //! checks look for the senders and texts, never for phrases.
+//!
+//! Timing: the gap checks wait at most the gap plus slack after the last byte; argument runs
+//! may take the start-up deadline plus the exit deadline (an interpreter starting on a busy
+//! machine); only a program that hangs waits that long. The checks on fixed ports (1023, 0,
+//! 1024, 64000, 64001, 65535) take a lock, so one run never races itself for them.
 
 use std::process::ExitStatus;
 use std::sync::Mutex;
@@ -1412,7 +1418,9 @@ fn create_empty_message(ctx: &mut Ctx) -> CheckResult {
 fn truncated_record(ctx: &mut Ctx) -> CheckResult {
     let mut server = ctx.server()?;
     let record = create_record(b"zoe", b"bob", b"this message is cut short")?;
-    let cut = record.get(..record.len() - 5).unwrap_or_default();
+    let cut = record
+        .get(..record.len().saturating_sub(5))
+        .unwrap_or_default();
     let mut peer = server.connect(ctx.timing().response())?;
     peer.send(cut)?;
     peer.shutdown_write();
