@@ -134,6 +134,7 @@ impl RequestKind {
 }
 
 /// Checks the magic number as soon as its two bytes are in.
+#[inline]
 fn magic(input: &[u8]) -> Result<&[u8], DecodeError> {
     let (rest, found) = wire::be_u16(input)?;
     if found == MAGIC {
@@ -361,6 +362,51 @@ impl<'a> Request<'a> {
     /// allows none: a server may treat a non-empty rest as an error).
     #[inline]
     pub fn decode(input: &'a [u8]) -> Result<(&'a [u8], Request<'a>), DecodeError> {
+        match Self::decode_whole_valid(input) {
+            Some(done) => Ok(done),
+            None => Self::decode_checked(input),
+        }
+    }
+
+    /// Fast path: a whole, valid record, the header read at once; `None` for anything else
+    /// (then `decode_checked` names the error and counts `needed`).
+    #[inline]
+    fn decode_whole_valid(input: &'a [u8]) -> Option<(&'a [u8], Request<'a>)> {
+        let (h, body) = input.split_first_chunk::<REQUEST_HEADER_LEN>()?;
+        if u16::from_be_bytes([h[field::MAGIC.start], h[field::MAGIC.start + 1]]) != MAGIC {
+            return None;
+        }
+        let kind = RequestKind::from_id(h[field::ID])?;
+        let name_len = usize::from(h[field::NAME_LEN]);
+        let receiver_len = usize::from(h[field::RECEIVER_LEN]);
+        let message_len = usize::from(u16::from_be_bytes([
+            h[field::MESSAGE_LEN.start],
+            h[field::MESSAGE_LEN.start + 1],
+        ]));
+        let valid = name_len != 0
+            && match kind {
+                RequestKind::Read => receiver_len == 0 && message_len == 0,
+                RequestKind::Create => receiver_len != 0 && message_len != 0,
+            };
+        if !valid {
+            return None;
+        }
+        let (user, body) = body.split_at_checked(name_len)?;
+        let (receiver, body) = body.split_at_checked(receiver_len)?;
+        let (message, rest) = body.split_at_checked(message_len)?;
+        let request = Request {
+            kind,
+            user,
+            receiver,
+            message,
+        };
+        Some((rest, request))
+    }
+
+    /// The field-by-field decoder: the first rule broken, or how many bytes are missing.
+    #[cold]
+    #[inline(never)]
+    fn decode_checked(input: &'a [u8]) -> Result<(&'a [u8], Request<'a>), DecodeError> {
         let (body, header) = RequestHeader::decode(input)
             .map_err(|e| and_then_at_least(e, min_request_body(input)))?;
         let (rest, body) = wire::take(body, header.body_len())?;
