@@ -2,7 +2,7 @@
 //! in count and time.
 //!
 //! ```text
-//! cargo run --release -p reference --example load -- [--secs S] [--conns N] [--threaded-conns N]
+//! cargo run --release -p reference --example load -- [--secs S] [--conns N] [--threaded-conns N] [--no-hold]
 //! ```
 //!
 //! Reports, for each tcpserver model, handshakes per second with 1, 16 and 256 concurrent
@@ -35,8 +35,13 @@ fn main() {
     let mut secs = 3.0f64;
     let mut conns = 10_000usize;
     let mut threaded_conns = 1_000usize;
+    let mut hold_tests = true;
     let mut it = args.iter().filter_map(|a| a.to_str());
     while let Some(flag) = it.next() {
+        if flag == "--no-hold" {
+            hold_tests = false;
+            continue;
+        }
         let value = it.next().unwrap_or_default();
         match flag {
             "--secs" => secs = value.parse().expect("--secs: a number"),
@@ -52,7 +57,7 @@ fn main() {
 
     // Holding tests first: the handshake runs leave tens of thousands of sockets in
     // TIME_WAIT, which slows later connects.
-    {
+    if hold_tests {
         let mut srv = Spawned::start(
             "tcpserver",
             &["--model", "event-driven", "--timeout", "120"],
@@ -67,6 +72,9 @@ fn main() {
         drop(held);
     }
     for (model, n) in [("threaded", threaded_conns), ("event-driven", conns)] {
+        if !hold_tests {
+            break;
+        }
         let mut srv = Spawned::start("multiclient-server", &["--model", model]);
         let lines = srv.lines();
         drop(hold(

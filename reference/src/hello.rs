@@ -478,6 +478,8 @@ mod event {
         quiet_until: Option<Instant>,
         /// The entry of this connection in the timer set.
         wake: Instant,
+        /// A readiness event came while the reply was being sent: read once it is out.
+        unread: bool,
     }
 
     impl Conn {
@@ -593,6 +595,7 @@ mod event {
                 deadline,
                 quiet_until: None,
                 wake: deadline,
+                unread: false,
             };
             self.timers.insert((deadline, key));
             if key == self.conns.len() {
@@ -600,8 +603,8 @@ mod event {
             } else if let Some(slot) = self.conns.get_mut(key) {
                 *slot = Some(conn);
             }
-            // Data may already be waiting (the greeting can arrive with the handshake).
-            self.ready(key);
+            // No read here: epoll reports a socket's current readiness when it is added
+            // (writable at least), so data that came with the handshake is seen next poll.
         }
 
         fn ready(&mut self, key: usize) {
@@ -624,9 +627,8 @@ mod event {
                     self.timers.insert((conn.wake, key));
                 }
                 Fate::Close => {
-                    if let Some(mut conn) = self.conns.get_mut(key).and_then(Option::take) {
-                        let _ = self.poll.registry().deregister(&mut conn.stream);
-                    }
+                    // Closing the socket removes it from epoll: no deregister call needed.
+                    drop(self.conns.get_mut(key).and_then(Option::take));
                     self.free.push(key);
                 }
             }
@@ -681,6 +683,7 @@ mod event {
     /// Read what is there, and act on it.
     fn drive(conn: &mut Conn, timeout: Duration) -> Fate {
         if let Phase::Reply { .. } = conn.phase {
+            conn.unread = true;
             return flush(conn, timeout);
         }
         let mut buf = [0u8; 1024];
@@ -811,7 +814,13 @@ mod event {
             Step::Bad(why) => message(conn, Err(why), timeout),
             Step::Wait(quiet) => {
                 conn.quiet_until = quiet.map(|q| Instant::now() + q);
-                drive(conn, timeout)
+                // Bytes that arrive from now on raise a new event; only an event consumed
+                // while the reply was pending may have left bytes unread.
+                if std::mem::take(&mut conn.unread) {
+                    drive(conn, timeout)
+                } else {
+                    Fate::Keep
+                }
             }
         }
     }
