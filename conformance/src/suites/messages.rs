@@ -30,7 +30,7 @@ use codec::{DecodeError, EncodeError};
 
 use crate::check::{Check, CheckResult, Level, Role, Stop, fail, harness_error};
 use crate::driver::{
-    Ctx, End, FakeServer, Finished, Launch, Line, Received, Stream, Subject, anyone_listens_on,
+    Ctx, End, FakeServer, Finished, Launch, Line, Received, Subject, anyone_listens_on,
     describe_bytes, wait_until,
 };
 use crate::suites::Suite;
@@ -2302,9 +2302,10 @@ fn client_empty_response(ctx: &mut Ctx) -> CheckResult {
     Ok(())
 }
 
-/// Lines with digits blanked (ports and counts differ between runs).
+/// Lines of both streams (the note may be on either), digits blanked (ports and counts
+/// differ between runs).
 fn normalised(fin: &Finished) -> Vec<String> {
-    fin.lines_of(Stream::Stdout)
+    fin.lines()
         .iter()
         .map(|l| {
             l.trimmed()
@@ -2345,7 +2346,7 @@ fn client_more_msgs(ctx: &mut Ctx) -> CheckResult {
             "with MoreMsgs 1 the client prints a message saying more messages wait on the server \
              (a line the MoreMsgs 0 run does not print)",
             format!(
-                "the same stdout as with MoreMsgs 0: {}",
+                "the same output as with MoreMsgs 0: {}",
                 quote_lines(&fin_more.lines())
             ),
         )
