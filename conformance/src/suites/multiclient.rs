@@ -470,6 +470,9 @@ fn half_message(ctx: &mut Ctx) -> CheckResult {
     let mut server = ctx.server()?;
     let mut a = join(ctx, &mut server, 1, 1, "when client 1 connects")?;
     a.send(b"Hello, ser")?;
+    // Client 2 connects only once the server has read those bytes: a select() loop that
+    // would block on client 1's next recv() is then already blocked, not racing the accept.
+    a.wait_consumed(ctx.timing().response());
     let _b = join(
         ctx,
         &mut server,
