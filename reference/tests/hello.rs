@@ -105,15 +105,13 @@ fn every_terminator_is_accepted() {
 fn split_greeting_is_read_whole() {
     for model in MODELS {
         let srv = server(model, &[]);
-        for (first, second) in [("HEL", "LO 41"), ("HELLO ", "41"), ("HELLO 4", "1")] {
+        // A split inside the digits (`HELLO 4` + `1`) is not here: without a terminator no
+        // reader can tell it from `HELLO 4`, and the server takes a whole bare message at once.
+        for (first, second) in [("HEL", "LO 41"), ("HELLO ", "41")] {
             let mut s = srv.connect();
             send(&mut s, first.as_bytes());
             // The pause is the scenario (two separate segments), not a wait for an event.
-            std::thread::sleep(Duration::from_millis(if first.len() < 7 {
-                300
-            } else {
-                10
-            }));
+            std::thread::sleep(Duration::from_millis(300));
             send(&mut s, second.as_bytes());
             expect_reply(&mut s, "HELLO 42");
             send(&mut s, b"HELLO 43");
