@@ -17,10 +17,11 @@ use codec::framed::{DROPPED_CHARS, Frame, HEADER_LEN, expected_reply};
 
 use crate::check::{Check, CheckResult, Failure, Level, Role, Stop, fail};
 use crate::driver::{
-    Ctx, End, FakeServer, Finished, Launch, Line, Peer, Stopwatch, Stream, Subject, describe_bytes,
+    Ctx, End, FakeServer, Finished, Launch, Peer, Stopwatch, Stream, Subject, describe_bytes,
     subject::describe_status,
 };
 use crate::suites::Suite;
+use crate::suites::common::quote_lines;
 use crate::timing::{EXIT, REPLY_SILENCE, RESPONSE, Timing};
 
 /// The framed suite.
@@ -953,23 +954,6 @@ fn ended(fin: &Finished) -> String {
     } else {
         format!("it ended with {}", fin.describe_end())
     }
-}
-
-fn quote_lines(lines: &[Line]) -> String {
-    if lines.is_empty() {
-        return "no output at all".to_owned();
-    }
-    let start = lines.len().saturating_sub(6);
-    let shown: Vec<String> = lines[start..]
-        .iter()
-        .map(|l| format!("{}: {:?}", l.stream.as_str(), l.text))
-        .collect();
-    let more = if start > 0 {
-        format!("... {start} earlier lines, then ")
-    } else {
-        String::new()
-    };
-    format!("{more}{}", shown.join(", "))
 }
 
 /// The frames the client sent were those of its stdin lines.

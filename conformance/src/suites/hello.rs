@@ -12,6 +12,7 @@ use crate::driver::{
     Ctx, End, Finished, Launch, Line, Peer, Received, Stream, Subject, describe_bytes, wait_until,
 };
 use crate::suites::Suite;
+use crate::suites::common::{explain_exit, quote_lines};
 use crate::timing::REPLY_SILENCE;
 
 /// The hello suite.
@@ -321,35 +322,6 @@ fn describe_reply(r: &Received) -> String {
     format!("received {}{how}", describe_bytes(&r.bytes))
 }
 
-/// A failure seen by a client is explained by the server's end when it has ended.
-fn explain_exit(server: &mut Subject, stop: Stop) -> Stop {
-    let Stop::Fail(f) = stop else { return stop };
-    if f.actual.contains("the server had ended") {
-        return Stop::Fail(f);
-    }
-    // A process closes its sockets before it becomes a zombie: give it a moment.
-    match server.wait_exit(Duration::from_millis(300)) {
-        Some(s) => {
-            server.capture().wait_closed(Duration::from_millis(300));
-            Stop::Fail(crate::check::Failure {
-                expected: f.expected,
-                actual: format!(
-                    "{}; the server had ended with {}{}",
-                    f.actual,
-                    crate::driver::subject::describe_status(s),
-                    server.stderr_quote()
-                ),
-                hint: Some(
-                    "a server serves clients until it is killed: loop around accept(), and on \
-                     a client's error close that client's socket, do not exit"
-                        .to_owned(),
-                ),
-            })
-        }
-        None => Stop::Fail(f),
-    }
-}
-
 /// Fails with the server's exit status if it is gone (after `what`).
 fn alive(server: &mut Subject, what: &str) -> Result<(), Stop> {
     if let Some(s) = server.try_exit() {
@@ -459,24 +431,6 @@ fn wait_stdout(ctx: &Ctx, server: &Subject, from: usize, want: &str) -> Option<u
             l.stream == Stream::Stdout && trimmed_eq(l, want)
         })
         .map(|(i, _)| i)
-}
-
-/// The last lines a subject printed, quoted for a failure message.
-pub(crate) fn quote_lines(lines: &[Line]) -> String {
-    if lines.is_empty() {
-        return "no output at all".to_owned();
-    }
-    let start = lines.len().saturating_sub(6);
-    let shown: Vec<String> = lines[start..]
-        .iter()
-        .map(|l| format!("{}: {:?}", l.stream.as_str(), l.text))
-        .collect();
-    let more = if start > 0 {
-        format!("... {start} earlier lines, then ")
-    } else {
-        String::new()
-    };
-    format!("{more}{}", shown.join(", "))
 }
 
 /// Checks that stdout shows `HELLO x` then `HELLO z` after line index `from`, while the

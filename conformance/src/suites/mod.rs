@@ -4,6 +4,7 @@
 use crate::check::{Check, Model};
 use crate::timing::Timing;
 
+pub mod common;
 pub mod framed;
 pub mod hello;
 pub mod messages;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::check::{Check, CheckResult, Level, Model, Role, Stop, fail};
 use crate::driver::{Ctx, Line, Peer, Stopwatch, Subject, wait_until};
 use crate::suites::Suite;
-use crate::suites::hello::quote_lines;
+use crate::suites::common::quote_lines;
 use crate::timing::PERIOD_TOLERANCE;
 
 /// The multiclient suite.
