@@ -215,6 +215,28 @@ fn exiting_server_reports_status_and_stderr() -> TestResult {
     }
 }
 
+/// A fresh port lost to another program between probe and bind is retried once elsewhere;
+/// a program that can never bind still fails.
+fn port_taken_before_bind_is_retried_once() -> TestResult {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let marker = dir.path().join("started-once");
+    let script = "import os,socket,sys,time\n\
+                  m, port = sys.argv[1], int(sys.argv[2])\n\
+                  if not os.path.exists(m):\n    open(m, 'w').close()\n    \
+                  sys.exit('bind: [Errno 98] Address already in use')\n\
+                  s = socket.socket(); s.bind(('127.0.0.1', port)); s.listen(); time.sleep(60)";
+    let line = format!("python3 -c \"{script}\" {}", marker.display());
+    let mut ctx = ctx_with(&line);
+    let s = ctx.server().map_err(|e| format!("not retried: {e:?}"))?;
+    ensure(marker.exists(), "the first start did not run")?;
+    drop(s);
+    let mut ctx = ctx_with("sh -c 'echo bind: Address already in use >&2; exit 1'");
+    match ctx.server() {
+        Err(Stop::Fail(f)) => ensure(f.actual.contains("Address already in use"), &f.actual),
+        other => Err(Failed::from(format!("expected a failure, got {other:?}"))),
+    }
+}
+
 fn kills_forking_group_that_ignores_sigterm() -> TestResult {
     let mut ctx = ctx_with(r#"sh -c 'trap "" TERM; sleep 1000 & sleep 1000 & echo started; wait'"#);
     let mut s = ctx
@@ -515,6 +537,10 @@ fn main() {
         (
             "deadline::exiting_server_reports_status_and_stderr",
             exiting_server_reports_status_and_stderr,
+        ),
+        (
+            "deadline::port_taken_before_bind_is_retried_once",
+            port_taken_before_bind_is_retried_once,
         ),
         (
             "kill::kills_forking_group_that_ignores_sigterm",

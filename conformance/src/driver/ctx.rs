@@ -184,9 +184,28 @@ impl Ctx {
 
     /// Starts the server subject on a fresh port with its standard arguments and waits
     /// until it listens (startup deadline plus slack).
+    ///
+    /// A fresh port was probed free and reserved, so a server that cannot bind it
+    /// ("Address already in use") lost it to a program outside the suite between the probe
+    /// and its bind: that is retried once on another port, not blamed on the subject.
+    /// (Restart checks use [`Ctx::server_on`], where that message is the subject's fault.)
     pub fn server(&mut self) -> Result<Subject, Stop> {
         let port = self.port()?;
-        self.server_on(port)
+        match self.server_on(port) {
+            Err(Stop::Fail(f))
+                if self.cfg.fixed_port.is_none()
+                    && f.actual.contains("before listening")
+                    && f.actual.contains("Address already in use") =>
+            {
+                self.note(format!(
+                    "port {port} was taken by another program before the server bound it; \
+                     retried on a fresh port"
+                ));
+                let port = self.port()?;
+                self.server_on(port)
+            }
+            other => other,
+        }
     }
 
     /// Starts the server subject on `port` and waits until it listens.
