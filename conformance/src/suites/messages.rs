@@ -34,6 +34,7 @@ use crate::driver::{
     describe_bytes, wait_until,
 };
 use crate::suites::Suite;
+use crate::suites::common::{explain_exit, quote_lines};
 use crate::timing::{GAP, REPLY_SILENCE, RESPONSE};
 
 /// The messages suite.
@@ -413,8 +414,6 @@ const HINT_CLIENT_GAP: &str = "set a 1-second timeout on the socket right after 
 const HINT_VALIDATE: &str = "check every field of the fixed header (3.3.1) before storing or \
                              answering anything; on an invalid record print an error, close \
                              that socket and go back to accept()";
-const HINT_SERVE_ON: &str = "a server serves clients until it is killed: on a client's error \
-                             close that client's socket and go back to accept(), do not exit";
 const HINT_BYTES: &str = "lengths are UTF-8 byte counts: len(s.encode('utf-8')), not len(s); \
                           send the encoded bytes";
 const HINT_ORDER: &str = "16-bit fields are big-endian (network byte order): \
@@ -555,30 +554,6 @@ fn describe_end(r: &Received) -> &'static str {
 
 // ---------------------------------------------------------------------------------------
 // Server scenarios.
-
-/// A failure seen by a client is explained by the server's end when it has ended.
-fn explain_exit(server: &mut Subject, stop: Stop) -> Stop {
-    let Stop::Fail(f) = stop else { return stop };
-    if f.actual.contains("the server had ended") {
-        return Stop::Fail(f);
-    }
-    match server.wait_exit(Duration::from_millis(300)) {
-        Some(s) => {
-            server.capture().wait_closed(Duration::from_millis(300));
-            Stop::Fail(crate::check::Failure {
-                expected: f.expected,
-                actual: format!(
-                    "{}; the server had ended with {}{}",
-                    f.actual,
-                    crate::driver::subject::describe_status(s),
-                    server.stderr_quote()
-                ),
-                hint: Some(HINT_SERVE_ON.to_owned()),
-            })
-        }
-        None => Stop::Fail(f),
-    }
-}
 
 /// Stores a message: a create request, no reply, the server's close.
 fn create(
@@ -871,23 +846,6 @@ fn traceback(lines: &[Line]) -> Option<&Line> {
     lines
         .iter()
         .find(|l| l.text.contains("Traceback (most recent call last)"))
-}
-
-fn quote_lines(lines: &[Line]) -> String {
-    if lines.is_empty() {
-        return "no output at all".to_owned();
-    }
-    let start = lines.len().saturating_sub(4);
-    let shown: Vec<String> = lines[start..]
-        .iter()
-        .map(|l| format!("{}: {:?}", l.stream.as_str(), l.text))
-        .collect();
-    let more = if start > 0 {
-        format!("... {start} earlier lines, then ")
-    } else {
-        String::new()
-    };
-    format!("{more}{}", shown.join(", "))
 }
 
 /// The verdict of the required argument checks: a message, an exit in time, no listening.
