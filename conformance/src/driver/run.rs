@@ -74,6 +74,15 @@ impl Finished {
         self.status.and_then(|s| s.code())
     }
     /// How it ended, in words.
+    /// How the run ended, as a clause: "it ended with exit status 1", or the kill.
+    pub fn ended(&self) -> String {
+        if self.timed_out || self.flooded {
+            self.describe_end()
+        } else {
+            format!("it ended with {}", self.describe_end())
+        }
+    }
+
     pub fn describe_end(&self) -> String {
         if self.flooded {
             format!(

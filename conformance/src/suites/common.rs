@@ -52,3 +52,23 @@ pub fn explain_exit(server: &mut Subject, stop: Stop) -> Stop {
         None => Stop::Fail(f),
     }
 }
+
+/// Fails unless the server is still running after `what` (a server serves client after
+/// client until it is killed); `hint` names the usual cause for the suite.
+pub fn alive(server: &mut Subject, what: &str, hint: &str) -> Result<(), Stop> {
+    if let Some(s) = server.try_exit() {
+        server.capture().wait_closed(Duration::from_millis(300));
+        return Err(Stop::Fail(
+            Failure::new(
+                format!("the server keeps running after {what}"),
+                format!(
+                    "it ended with {}{}",
+                    describe_status(s),
+                    server.stderr_quote()
+                ),
+            )
+            .hint(hint),
+        ));
+    }
+    Ok(())
+}

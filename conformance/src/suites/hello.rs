@@ -13,6 +13,12 @@ use crate::driver::{
 };
 use crate::suites::Suite;
 use crate::suites::common::{explain_exit, quote_lines};
+
+const HINT_SERVE_ON: &str = "a server serves client after client until it is killed; check every recv() and parse for errors instead of exiting";
+
+fn alive(server: &mut Subject, what: &str) -> Result<(), Stop> {
+    crate::suites::common::alive(server, what, HINT_SERVE_ON)
+}
 use crate::timing::REPLY_SILENCE;
 
 /// The hello suite.
@@ -320,23 +326,6 @@ fn describe_reply(r: &Received) -> String {
         End::Overflow => " (too much)".to_owned(),
     };
     format!("received {}{how}", describe_bytes(&r.bytes))
-}
-
-/// Fails with the server's exit status if it is gone (after `what`).
-fn alive(server: &mut Subject, what: &str) -> Result<(), Stop> {
-    if let Some(s) = server.try_exit() {
-        server.capture().wait_closed(Duration::from_millis(300));
-        return Err(fail(
-            format!("the server keeps running after {what}"),
-            format!(
-                "it ended with {}{}",
-                crate::driver::subject::describe_status(s),
-                server.stderr_quote()
-            ),
-        )
-        .hint("a server serves client after client until it is killed; check every recv() and parse for errors instead of exiting"));
-    }
-    Ok(())
 }
 
 /// Receives the reply to a greeting and checks it is `HELLO want`.

@@ -1717,7 +1717,7 @@ fn judge_client_arg(ctx: &Ctx, run: &ClientArgRun, hint: &str) -> Result<(), Sto
             expected,
             format!(
                 "it printed nothing and {}",
-                ended(&run.fin).trim_start_matches("it ")
+                run.fin.ended().trim_start_matches("it ")
             ),
         )
         .hint(hint.to_owned()));
@@ -1937,16 +1937,6 @@ fn run_client(
     })
 }
 
-/// How a finished run ended, as a clause: "it ended with exit status 1", "it was still
-/// running after 9s and was killed".
-fn ended(fin: &Finished) -> String {
-    if fin.timed_out || fin.flooded {
-        fin.describe_end()
-    } else {
-        format!("it ended with {}", fin.describe_end())
-    }
-}
-
 fn no_connection(fin: &Finished, what: &str) -> Stop {
     fail(
         format!(
@@ -1954,7 +1944,7 @@ fn no_connection(fin: &Finished, what: &str) -> Stop {
         ),
         format!(
             "no connection; {}; {}",
-            ended(fin),
+            fin.ended(),
             quote_lines(&fin.lines())
         ),
     )
@@ -2071,7 +2061,7 @@ fn client_connect_error(ctx: &mut Ctx) -> CheckResult {
             expected,
             format!(
                 "it printed nothing and {}",
-                ended(&fin).trim_start_matches("it ")
+                fin.ended().trim_start_matches("it ")
             ),
         )
         .hint("check the result of connect() and print an error when it fails"));
@@ -2249,7 +2239,7 @@ fn client_empty_response(ctx: &mut Ctx) -> CheckResult {
     if fin.code() != Some(0) {
         return Err(fail(
             expected,
-            format!("{}; {}", ended(&fin), quote_lines(&lines)),
+            format!("{}; {}", fin.ended(), quote_lines(&lines)),
         )
         .hint("NumItems 0 is a valid response: say there are no messages and exit normally"));
     }
@@ -2387,7 +2377,7 @@ fn client_bad_response(ctx: &mut Ctx) -> CheckResult {
                 expected,
                 format!(
                     "it printed nothing and {}",
-                    ended(&fin).trim_start_matches("it ")
+                    fin.ended().trim_start_matches("it ")
                 ),
             ));
         }
@@ -2433,14 +2423,14 @@ fn client_response_stall(ctx: &mut Ctx) -> CheckResult {
                             format!(
                                 "it closed the connection {} later; {}",
                                 secs(d),
-                                ended(&fin)
+                                fin.ended()
                             )
                         }
                         None => format!(
                             "it was still waiting {} later, when the suite gave up and closed \
                              the connection; then {}",
                             secs(hold_time(ctx.timing())),
-                            ended(&fin)
+                            fin.ended()
                         ),
                     },
                 )
