@@ -22,6 +22,10 @@ use crate::driver::{
 };
 use crate::suites::Suite;
 use crate::suites::common::quote_lines;
+
+fn alive(server: &mut Subject, what: &str) -> Result<(), Stop> {
+    crate::suites::common::alive(server, what, HINT_SERVE_ON)
+}
 use crate::timing::{EXIT, REPLY_SILENCE, RESPONSE, Timing};
 
 /// The framed suite.
@@ -447,23 +451,6 @@ fn explain_exit(server: &mut Subject, stop: Stop) -> Stop {
     }
 }
 
-/// Fails with the server's exit status if it is gone (after `what`).
-fn alive(server: &mut Subject, what: &str) -> Result<(), Stop> {
-    if let Some(s) = server.try_exit() {
-        server.capture().wait_closed(Duration::from_millis(300));
-        return Err(fail(
-            format!("the server keeps running after {what}"),
-            format!(
-                "it ended with {}{}",
-                describe_status(s),
-                server.stderr_quote()
-            ),
-        )
-        .hint(HINT_SERVE_ON));
-    }
-    Ok(())
-}
-
 /// Receives the reply to `sent` (described as `what`) and compares it with the right one.
 fn expect_reply(
     server: &mut Subject,
@@ -605,24 +592,21 @@ fn pipelined(ctx: &mut Ctx) -> CheckResult {
     let payloads: Vec<Vec<u8>> = (1..=3)
         .map(|i| text(&format!("message {i} of 3"), SERIES))
         .collect();
-    // Three writes back to back, as the course's "parallel" test sends them, cut off the
-    // frame boundaries (each write ends a frame and starts the next): when a frame completes,
-    // the start of the next is already in the server's hands whatever the scheduling, so a
-    // server that throws away what follows a frame is caught every time.
+    // All three frames in one write, as the course's "parallel" test sends them before any
+    // read: on loopback one write is queued whole before the server reads, so a server that
+    // throws away what follows a frame in its buffer is caught every time. (Split writes made
+    // the verdict of a server doing one recv() per frame depend on scheduling; `pieces` is
+    // the check that catches that defect.)
     let all: Vec<u8> = payloads.iter().flat_map(|p| frame(p)).collect();
-    let (one, rest) = all.split_at(2000.min(all.len()));
-    let (two, three) = rest.split_at(1500.min(rest.len()));
-    for piece in [one, two, three] {
-        peer.send_within(piece, t)
-            .map_err(|e| explain_exit(&mut server, e))?;
-    }
+    peer.send_within(&all, t)
+        .map_err(|e| explain_exit(&mut server, e))?;
     for (i, p) in payloads.iter().enumerate() {
         expect_reply(
             &mut server,
             &mut peer,
             p,
             &format!(
-                "message {} of 3 ({SERIES} bytes; all three were sent back to back, in writes of 2000, 1500 and 1012 bytes, before any reply was read)",
+                "message {} of 3 ({SERIES} bytes; all three were sent back to back in one write, before any reply was read)",
                 i + 1
             ),
             t,
@@ -947,21 +931,12 @@ fn send_split(peer: &mut Peer, reply: &[u8]) -> Result<(), Stop> {
     )
 }
 
-/// How a client run ended, as a clause ("it ended with exit status 1").
-fn ended(fin: &Finished) -> String {
-    if fin.timed_out || fin.flooded {
-        fin.describe_end()
-    } else {
-        format!("it ended with {}", fin.describe_end())
-    }
-}
-
 /// The frames the client sent were those of its stdin lines.
 fn check_frames(fin: &Finished, seen: &mut Seen, lines: &[Vec<u8>]) -> Result<(), Stop> {
     if !seen.connected {
         return Err(fail(
             "the client connects to the host and port of its two arguments",
-            format!("no connection within the deadline; {}", ended(fin)),
+            format!("no connection within the deadline; {}", fin.ended()),
         )
         .hint("usage is: PROG <host> <port>; the lines to send come on stdin"));
     }
@@ -1066,7 +1041,7 @@ fn client_sends_frames(ctx: &mut Ctx) -> CheckResult {
     if seen.frames.len() < lines.len() {
         return Err(fail(
             format!("{} frames, one per stdin line", lines.len()),
-            format!("{} frame(s), then {}", seen.frames.len(), ended(&fin)),
+            format!("{} frame(s), then {}", seen.frames.len(), fin.ended()),
         ));
     }
     Ok(())
@@ -1137,7 +1112,7 @@ fn client_large_reply(ctx: &mut Ctx) -> CheckResult {
         ),
         format!(
             "the longest stdout line has {longest} characters (it matches the reply for {prefix} characters); {}",
-            ended(&fin)
+            fin.ended()
         ),
     );
     Err(if printed.iter().any(|l| l.starts_with(b"b'")) {
@@ -1206,7 +1181,7 @@ fn lost_server(ctx: &mut Ctx, after: After) -> CheckResult {
         };
         return Err(fail(
             expected,
-            format!("{}; {}", quote_lines(&fin.lines()), ended(&fin)),
+            format!("{}; {}", quote_lines(&fin.lines()), fin.ended()),
         )
         .hint(hint));
     }
