@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conformance::args;
-use conformance::check::{Role, Stop};
+use conformance::check::{Check, Level, RETIRED, Role, Stop};
 use conformance::driver::command::{CommandSpec, MARKER_VAR, fill};
 use conformance::driver::output::{MAX_LINE_BYTES, MAX_STREAM_BYTES};
 use conformance::driver::{Ctx, Launch, RunConfig, Stream, SubjectCmd, procfs, wait_until};
@@ -17,7 +17,6 @@ use conformance::timing::Timing;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 type TestResult = Result<(), Failed>;
-type Test = (&'static str, fn() -> TestResult);
 
 fn ensure(cond: bool, msg: impl std::fmt::Display) -> TestResult {
     if cond { Ok(()) } else { Err(Failed::from(msg)) }
@@ -487,93 +486,86 @@ fn registry_ids_are_unique_and_well_formed() -> TestResult {
     Ok(())
 }
 
+/// Registers engine tests once: each is named `group::function` from its own identifier.
+macro_rules! trials {
+    ($($group:ident :: $f:ident),* $(,)?) => {
+        vec![$(Trial::test(concat!(stringify!($group), "::", stringify!($f)), $f)),*]
+    };
+}
+
+fn body(_: &mut Ctx) -> conformance::check::CheckResult {
+    Ok(())
+}
+
+static SAMPLE: Check = Check::new(
+    "messages.client.gap-timeout",
+    Level::Required,
+    "004",
+    "s",
+    body,
+);
+
+fn new_derives_suite_and_role_from_the_id() -> TestResult {
+    ensure(SAMPLE.suite == "messages", SAMPLE.suite)?;
+    ensure(SAMPLE.role == Role::Client, "role")?;
+    ensure(SAMPLE.behaviour() == "gap-timeout", SAMPLE.behaviour())
+}
+
+fn retired_ids_are_never_registered() -> TestResult {
+    for c in suites::all_checks() {
+        ensure(!RETIRED.contains(&c.id), format!("{} is retired", c.id))?;
+    }
+    Ok(())
+}
+
+fn every_prerequisite_names_a_registered_check_of_its_suite() -> TestResult {
+    for c in suites::all_checks() {
+        for n in c.needs {
+            let p = suites::all_checks().find(|p| p.id == *n);
+            ensure(
+                p.is_some_and(|p| p.suite == c.suite),
+                format!("{}: needs {n}", c.id),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let ours = args::split(std::env::args()).unwrap_or_else(|e| {
         eprintln!("engine tests: {e}");
         std::process::exit(2)
     });
     let libtest = Arguments::from_iter(ours.rest);
-    let tests: Vec<Test> = vec![
-        ("command::splits_like_a_shell", splits_like_a_shell),
-        (
-            "command::appends_standard_args_without_placeholders",
-            appends_standard_args_without_placeholders,
-        ),
-        (
-            "command::fills_placeholders_in_place",
-            fills_placeholders_in_place,
-        ),
-        (
-            "command::override_args_replace_standard_ones",
-            override_args_replace_standard_ones,
-        ),
-        ("command::reports_missing_program", reports_missing_program),
-        (
-            "spawn::scrubs_buffering_environment",
-            scrubs_buffering_environment,
-        ),
-        ("spawn::applies_rlimits", applies_rlimits),
-        (
-            "proc::sees_listening_socket_in_proc",
-            sees_listening_socket_in_proc,
-        ),
-        (
-            "proc::sees_listener_forked_inside_the_group",
-            sees_listener_forked_inside_the_group,
-        ),
-        (
-            "proc::does_not_take_a_bound_socket_for_listening",
-            does_not_take_a_bound_socket_for_listening,
-        ),
-        ("proc::parses_proc_lines", parses_proc_lines),
-        (
-            "ports::unique_and_reserved_across_processes",
-            ports_are_unique_and_reserved_across_processes,
-        ),
-        (
-            "deadline::never_listening_server_fails_at_its_deadline",
-            never_listening_server_fails_at_its_deadline,
-        ),
-        (
-            "deadline::exiting_server_reports_status_and_stderr",
-            exiting_server_reports_status_and_stderr,
-        ),
-        (
-            "deadline::port_taken_before_bind_is_retried_once",
-            port_taken_before_bind_is_retried_once,
-        ),
-        (
-            "kill::kills_forking_group_that_ignores_sigterm",
-            kills_forking_group_that_ignores_sigterm,
-        ),
-        (
-            "kill::kills_a_process_that_left_its_group",
-            kills_a_process_that_left_its_group,
-        ),
-        (
-            "output::caps_an_output_flood_without_blocking",
-            caps_an_output_flood_without_blocking,
-        ),
-        ("output::cuts_an_endless_line", cuts_an_endless_line),
-        ("run::kills_a_flooding_run", kills_a_flooding_run),
-        (
-            "run::times_out_and_kills_the_group",
-            run_times_out_and_kills_the_group,
-        ),
-        (
-            "run::passes_stdin_and_reports_status",
-            run_passes_stdin_and_reports_status,
-        ),
-        ("harness::flags_are_stripped", harness_flags_are_stripped),
-        (
-            "registry::ids_are_unique_and_well_formed",
-            registry_ids_are_unique_and_well_formed,
-        ),
-        ("registry::checks_md_is_current", checks_md_is_current),
+    let trials = trials![
+        command::splits_like_a_shell,
+        command::appends_standard_args_without_placeholders,
+        command::fills_placeholders_in_place,
+        command::override_args_replace_standard_ones,
+        command::reports_missing_program,
+        spawn::scrubs_buffering_environment,
+        spawn::applies_rlimits,
+        proc::sees_listening_socket_in_proc,
+        proc::sees_listener_forked_inside_the_group,
+        proc::does_not_take_a_bound_socket_for_listening,
+        proc::parses_proc_lines,
+        ports::ports_are_unique_and_reserved_across_processes,
+        deadline::never_listening_server_fails_at_its_deadline,
+        deadline::exiting_server_reports_status_and_stderr,
+        deadline::port_taken_before_bind_is_retried_once,
+        kill::kills_forking_group_that_ignores_sigterm,
+        kill::kills_a_process_that_left_its_group,
+        output::caps_an_output_flood_without_blocking,
+        output::cuts_an_endless_line,
+        run::kills_a_flooding_run,
+        run::run_times_out_and_kills_the_group,
+        run::run_passes_stdin_and_reports_status,
+        harness::harness_flags_are_stripped,
+        registry::registry_ids_are_unique_and_well_formed,
+        registry::checks_md_is_current,
+        registry::new_derives_suite_and_role_from_the_id,
+        registry::retired_ids_are_never_registered,
+        registry::every_prerequisite_names_a_registered_check_of_its_suite,
     ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, f)| Trial::test(name, f))
-        .collect();
     libtest_mimic::run(&libtest, trials).exit();
 }

@@ -80,6 +80,10 @@ fn trial(c: &'static Check, cfg: Arc<RunConfig>, name: String, strict: bool) -> 
                 },
                 f.text().replace('\n', " ")
             ))),
+            Outcome::Blocked { by, .. } if blocking => Err(Failed::from(format!(
+                "blocked by {by}: not judged because that check did not pass"
+            ))),
+            Outcome::Blocked { by, .. } => Ok(Completion::ignored_with(format!("blocked by {by}"))),
             Outcome::Errored(e) => Ok(Completion::ignored_with(format!("errored: {e}"))),
         }
     })

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::ctx::{Ctx, RunConfig};
 use super::output::Line;
 use super::peer::Event;
-use crate::check::{Check, Model, Outcome};
+use crate::check::{Check, HarnessError, Model, Outcome};
 use crate::suites;
 
 /// What the report shows beside a verdict.
@@ -80,7 +80,7 @@ pub fn run_check(check: &'static Check, cfg: &Arc<RunConfig>) -> CheckReport {
         return CheckReport {
             check,
             model,
-            outcome: Outcome::Errored(format!("unknown suite {}", check.suite)),
+            outcome: Outcome::Errored(format!("unknown suite {}", check.suite).into()),
             duration: Duration::ZERO,
             details: Details::default(),
         };
@@ -89,11 +89,11 @@ pub fn run_check(check: &'static Check, cfg: &Arc<RunConfig>) -> CheckReport {
     let result = catch_unwind(AssertUnwindSafe(|| (check.run)(&mut ctx)));
     let mut outcome = match result {
         Ok(r) => Outcome::from(r),
-        Err(p) => Outcome::Errored(format!("the check panicked: {}", panic_text(&*p))),
+        Err(p) => Outcome::Errored(format!("the check panicked: {}", panic_text(&*p)).into()),
     };
     let survivors = ctx.survivors();
     if outcome == Outcome::Passed && !survivors.is_empty() {
-        outcome = Outcome::Errored(survivors.join("; "));
+        outcome = Outcome::Errored(HarnessError::Survivors(survivors.join("; ")));
     }
     CheckReport {
         check,
@@ -132,8 +132,46 @@ pub fn run_checks(
             });
         }
     });
-    slots
+    let mut reports: Vec<CheckReport> = slots
         .into_iter()
         .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect()
+        .collect();
+    mark_blocked(&mut reports);
+    reports
+}
+
+/// A failed check whose prerequisite ([`Check::needs`]) failed or was blocked itself is
+/// reported as blocked by it: one defect is told once, by the check about it.
+pub fn mark_blocked(reports: &mut [CheckReport]) {
+    let not_passed = |id: &str, reports: &[CheckReport]| {
+        reports.iter().any(|r| {
+            r.check.id == id && matches!(r.outcome, Outcome::Failed(_) | Outcome::Blocked { .. })
+        })
+    };
+    // Prerequisites may chain; a few rounds settle any chain the registry can hold.
+    for _ in 0..4 {
+        let mut changed = false;
+        for i in 0..reports.len() {
+            if !matches!(reports[i].outcome, Outcome::Failed(_)) {
+                continue;
+            }
+            if let Some(by) = reports[i]
+                .check
+                .needs
+                .iter()
+                .copied()
+                .find(|id| not_passed(id, reports))
+            {
+                let why = match &reports[i].outcome {
+                    Outcome::Failed(f) => f.actual.clone(),
+                    _ => String::new(),
+                };
+                reports[i].outcome = Outcome::Blocked { by, why };
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 }

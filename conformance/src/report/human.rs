@@ -30,6 +30,7 @@ pub fn status_word(o: &Outcome, color: bool) -> String {
         Outcome::Passed => paint(color, "32", "PASS "),
         Outcome::Failed(_) => paint(color, "1;31", "FAIL "),
         Outcome::Skipped(_) => paint(color, "33", "SKIP "),
+        Outcome::Blocked { .. } => paint(color, "33", "BLOCK"),
         Outcome::Errored(_) => paint(color, "1;35", "ERROR"),
     }
 }
@@ -61,6 +62,9 @@ pub fn line(r: &CheckReport, color: bool, with_model: bool) -> String {
         }
         Outcome::Errored(e) => {
             let _ = write!(s, " -- {e}");
+        }
+        Outcome::Blocked { by, .. } => {
+            let _ = write!(s, " -- blocked by {by} (not judged: see that check)");
         }
         _ => {}
     }
@@ -129,6 +133,15 @@ pub fn details(r: &CheckReport, color: bool, with_model: bool) -> String {
                 "       error: {e} (a problem of the suite or the machine, not a verdict)"
             );
         }
+        Outcome::Blocked { by, why } => {
+            let _ = writeln!(
+                s,
+                "     blocked: not judged, because {by} did not pass (fix that first)"
+            );
+            if !why.is_empty() {
+                let _ = writeln!(s, "        seen: {why}");
+            }
+        }
         _ => {}
     }
     let _ = writeln!(s, "        spec: {}", r.check.spec);
@@ -177,7 +190,12 @@ pub fn render(
     }
     let bad: Vec<&CheckReport> = reports
         .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Failed(_) | Outcome::Errored(_)))
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                Outcome::Failed(_) | Outcome::Blocked { .. } | Outcome::Errored(_)
+            )
+        })
         .collect();
     if !bad.is_empty() {
         let _ = writeln!(s);

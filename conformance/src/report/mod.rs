@@ -19,6 +19,8 @@ pub struct Summary {
     pub failed: usize,
     /// Skipped.
     pub skipped: usize,
+    /// Blocked by a failed prerequisite.
+    pub blocked: usize,
     /// Errored.
     pub errored: usize,
     /// Required checks that failed or errored.
@@ -34,10 +36,14 @@ pub fn summarize<'a>(reports: impl IntoIterator<Item = &'a CheckReport>) -> Summ
             Outcome::Passed => s.passed += 1,
             Outcome::Failed(_) => s.failed += 1,
             Outcome::Skipped(_) => s.skipped += 1,
+            Outcome::Blocked { .. } => s.blocked += 1,
             Outcome::Errored(_) => s.errored += 1,
         }
         if r.check.level == Level::Required
-            && matches!(r.outcome, Outcome::Failed(_) | Outcome::Errored(_))
+            && matches!(
+                r.outcome,
+                Outcome::Failed(_) | Outcome::Blocked { .. } | Outcome::Errored(_)
+            )
         {
             s.required_failed += 1;
         }
@@ -48,7 +54,10 @@ pub fn summarize<'a>(reports: impl IntoIterator<Item = &'a CheckReport>) -> Summ
 /// Whether a report fails the run: a required check that failed or errored, or with
 /// `strict` a recommended one. Informational checks never fail a run.
 pub fn fails_run(r: &CheckReport, strict: bool) -> bool {
-    let bad = matches!(r.outcome, Outcome::Failed(_) | Outcome::Errored(_));
+    let bad = matches!(
+        r.outcome,
+        Outcome::Failed(_) | Outcome::Blocked { .. } | Outcome::Errored(_)
+    );
     bad && match r.check.level {
         Level::Required => true,
         Level::Recommended => strict,

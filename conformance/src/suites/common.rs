@@ -42,6 +42,7 @@ pub fn explain_exit(server: &mut Subject, stop: Stop) -> Stop {
                     describe_status(s),
                     server.stderr_quote()
                 ),
+                cause: f.cause,
                 hint: Some(
                     "a server serves clients until it is killed: loop around accept(), and on \
                      a client's error close that client's socket, do not exit"

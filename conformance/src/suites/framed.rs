@@ -48,16 +48,9 @@ const fn server(
     summary: &'static str,
     run: fn(&mut Ctx) -> CheckResult,
 ) -> Check {
-    Check {
-        id,
-        suite: "framed",
-        role: Role::Server,
-        level,
-        spec,
-        summary,
-        models: &[],
-        run,
-    }
+    let c = Check::new(id, level, spec, summary, run);
+    assert!(matches!(c.role, Role::Server), "role of the ID");
+    c
 }
 
 const fn client(
@@ -66,16 +59,9 @@ const fn client(
     summary: &'static str,
     run: fn(&mut Ctx) -> CheckResult,
 ) -> Check {
-    Check {
-        id,
-        suite: "framed",
-        role: Role::Client,
-        level: Level::Required,
-        spec,
-        summary,
-        models: &[],
-        run,
-    }
+    let c = Check::new(id, Level::Required, spec, summary, run);
+    assert!(matches!(c.role, Role::Client), "role of the ID");
+    c
 }
 
 use Level::{Informational as I, Recommended as C, Required as R};
@@ -218,16 +204,13 @@ pub static CHECKS: &[Check] = &[
     ),
     // Not in the first list of docs/contracts.md: the client side of `server.multibyte`,
     // the same informational reading (a length counts bytes, not characters).
-    Check {
-        id: "framed.client.multibyte",
-        suite: "framed",
-        role: Role::Client,
-        level: I,
-        spec: "003 §1.1 ([payload length] stores the number of bytes)",
-        summary: "a multibyte UTF-8 line is sent with its length in bytes, and its reply printed",
-        models: &[],
-        run: client_multibyte,
-    },
+    Check::new(
+        "framed.client.multibyte",
+        I,
+        "003 §1.1 ([payload length] stores the number of bytes)",
+        "a multibyte UTF-8 line is sent with its length in bytes, and its reply printed",
+        client_multibyte,
+    ),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -445,6 +428,7 @@ fn explain_exit(server: &mut Subject, stop: Stop) -> Stop {
                     server.stderr_quote()
                 ),
                 hint: Some(f.hint.unwrap_or_else(|| HINT_SERVE_ON.to_owned())),
+                cause: f.cause,
             })
         }
         None => Stop::Fail(f),

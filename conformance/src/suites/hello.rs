@@ -42,16 +42,9 @@ const fn server(
     models: &'static [Model],
     run: fn(&mut Ctx) -> CheckResult,
 ) -> Check {
-    Check {
-        id,
-        suite: "hello",
-        role: Role::Server,
-        level,
-        spec,
-        summary,
-        models,
-        run,
-    }
+    let c = Check::new(id, level, spec, summary, run).models(models);
+    assert!(matches!(c.role, Role::Server), "role of the ID");
+    c
 }
 
 const fn client(
@@ -61,16 +54,9 @@ const fn client(
     summary: &'static str,
     run: fn(&mut Ctx) -> CheckResult,
 ) -> Check {
-    Check {
-        id,
-        suite: "hello",
-        role: Role::Client,
-        level,
-        spec,
-        summary,
-        models: &[],
-        run,
-    }
+    let c = Check::new(id, level, spec, summary, run);
+    assert!(matches!(c.role, Role::Client), "role of the ID");
+    c
 }
 
 use Level::{Informational as I, Recommended as C, Required as R};
@@ -673,6 +659,7 @@ fn many_connections(ctx: &mut Ctx) -> CheckResult {
                 Stop::Fail(f) => Stop::Fail(crate::check::Failure {
                     expected: format!("{MANY} handshakes in a row all served"),
                     actual: format!("handshake {} of {MANY} failed: {}", i + 1, f.actual),
+                    cause: f.cause,
                     // Failing near 1020 handshakes is the descriptor limit.
                     hint: if i > 900 {
                         Some(HINT_FD_LEAK.to_owned())

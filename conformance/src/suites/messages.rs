@@ -57,16 +57,9 @@ const fn server(
     summary: &'static str,
     run: fn(&mut Ctx) -> CheckResult,
 ) -> Check {
-    Check {
-        id,
-        suite: "messages",
-        role: Role::Server,
-        level,
-        spec,
-        summary,
-        models: &[],
-        run,
-    }
+    let c = Check::new(id, level, spec, summary, run);
+    assert!(matches!(c.role, Role::Server), "role of the ID");
+    c
 }
 
 const fn client(
@@ -76,16 +69,9 @@ const fn client(
     summary: &'static str,
     run: fn(&mut Ctx) -> CheckResult,
 ) -> Check {
-    Check {
-        id,
-        suite: "messages",
-        role: Role::Client,
-        level,
-        spec,
-        summary,
-        models: &[],
-        run,
-    }
+    let c = Check::new(id, level, spec, summary, run);
+    assert!(matches!(c.role, Role::Client), "role of the ID");
+    c
 }
 
 use Level::{Informational as I, Recommended as C, Required as R};

@@ -40,16 +40,9 @@ const fn check(
     summary: &'static str,
     run: fn(&mut Ctx) -> CheckResult,
 ) -> Check {
-    Check {
-        id,
-        suite: "multiclient",
-        role: Role::Server,
-        level,
-        spec,
-        summary,
-        models: &[],
-        run,
-    }
+    let c = Check::new(id, level, spec, summary, run);
+    assert!(matches!(c.role, Role::Server), "role of the ID");
+    c
 }
 
 use Level::{Recommended as C, Required as R};
