@@ -69,6 +69,10 @@ struct Impl {
     model: Option<String>,
     period: Option<Number>,
     fail: Vec<String>,
+    /// The exact set of required/recommended checks that must be reported `blocked`
+    /// (not judged because a prerequisite failed); default none.
+    #[serde(default)]
+    blocked: Vec<String>,
     why: String,
 }
 
@@ -479,7 +483,7 @@ fn manifest_problems(
             }
         }
         let mut seen = BTreeSet::new();
-        for id in &imp.fail {
+        for id in imp.fail.iter().chain(&imp.blocked) {
             if !seen.insert(id) {
                 p.push(format!("{at}: {id} is listed twice"));
             }
@@ -627,6 +631,7 @@ impl Job {
         let text = |c: &Value, k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
 
         let mut failed = BTreeSet::new();
+        let mut blocked = BTreeSet::new();
         let mut errored = Vec::new();
         let mut by_id: BTreeMap<String, &Value> = BTreeMap::new();
         for c in reported {
@@ -639,9 +644,13 @@ impl Job {
             if (level == "required" || level == "recommended") && status == "failed" {
                 failed.insert(id.clone());
             }
+            if (level == "required" || level == "recommended") && status == "blocked" {
+                blocked.insert(id.clone());
+            }
             by_id.insert(id, c);
         }
         let expected: BTreeSet<String> = self.imp.fail.iter().cloned().collect();
+        let expected_blocked: BTreeSet<String> = self.imp.blocked.iter().cloned().collect();
         // Every asserted check of the role must appear in the report (passed or skipped
         // counts): a check that silently did not run proves nothing.
         let missing: Vec<&str> = self
@@ -651,7 +660,11 @@ impl Job {
             .map(|c| c.id.as_str())
             .collect();
 
-        if failed == expected && errored.is_empty() && missing.is_empty() {
+        if failed == expected
+            && blocked == expected_blocked
+            && errored.is_empty()
+            && missing.is_empty()
+        {
             return Ok(());
         }
         let mut m = format!(
@@ -679,6 +692,14 @@ impl Job {
                 None => ("not reported".into(), String::new()),
             };
             let _ = writeln!(m, "  expected to fail but {status}: {id} {message}");
+        }
+        if blocked != expected_blocked {
+            let _ = writeln!(
+                m,
+                "  expected blocked: {}\n  actually blocked: {}",
+                set_text(&expected_blocked),
+                set_text(&blocked)
+            );
         }
         if !errored.is_empty() {
             let _ = writeln!(
