@@ -31,6 +31,8 @@ struct Cli {
 enum Cmd {
     /// Run a suite against your programs (or, with neither command, the references).
     Run(RunArgs),
+    /// Every client against every server of one protocol (`conformance interop --help`).
+    Interop(conformance::interop::cli::Args),
     /// List the checks.
     List {
         /// One suite (default: all).
@@ -345,6 +347,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Run(a) => run(a),
+        Cmd::Interop(a) => conformance::interop::cli::main(a),
         Cmd::List { suite, format } => {
             let chosen = match suite
                 .as_deref()
