@@ -237,8 +237,7 @@ fn run_cell(
         return cell;
     };
     let mut ctx = Ctx::new(anchor, suite, cfg);
-    let reference_client = matches!(client.cmd, SubjectCmd::Reference(_));
-    scenarios::play(suite.name, &mut ctx, reference_client, &mut cell);
+    scenarios::play(suite.name, &mut ctx, &client.cmd, &mut cell);
     cell.duration_ms = started.elapsed().as_millis();
     cell
 }
