@@ -33,6 +33,8 @@ enum Cmd {
     Run(RunArgs),
     /// Every client against every server of one protocol (`conformance interop --help`).
     Interop(conformance::interop::cli::Args),
+    /// Live fuzzing of a server (`conformance fuzz --help`).
+    Fuzz(conformance::fuzz::cli::Args),
     /// List the checks.
     List {
         /// One suite (default: all).
@@ -348,6 +350,7 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Run(a) => run(a),
         Cmd::Interop(a) => conformance::interop::cli::main(a),
+        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::List { suite, format } => {
             let chosen = match suite
                 .as_deref()
