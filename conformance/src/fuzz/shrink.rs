@@ -122,6 +122,21 @@ pub fn minimise(suite: &'static Suite, opts: &Options, case: Case) -> (Case, boo
             });
             best[i].steps[j] = Step::Send(smaller);
         }
+        // Once the bytes are small, steps that the first pass still needed may go: empty
+        // sends, and pauses or reads between pieces that are gone.
+        let mut c = best.clone();
+        c[i].steps
+            .retain(|s| !matches!(s, Step::Send(b) if b.is_empty()));
+        if c[i].steps.len() < best[i].steps.len() && test(&c) {
+            best = c;
+        }
+        let base = best.clone();
+        let steps = ddmin(best[i].steps.clone(), &mut |s: &[Step]| {
+            let mut c = base.clone();
+            c[i].steps = s.to_vec();
+            test(&c)
+        });
+        best[i].steps = steps;
     }
     let finding = last.unwrap_or(case.finding);
     (
