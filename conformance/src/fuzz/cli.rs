@@ -178,7 +178,13 @@ pub fn main(a: Args) -> ExitCode {
                 i + 1
             );
             let path = a.out.join(name);
-            let text = serde_json::to_string_pretty(&f.case).unwrap_or_default();
+            let text = match serde_json::to_string_pretty(&f.case) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("conformance fuzz: cannot encode the case: {e}");
+                    continue;
+                }
+            };
             match std::fs::write(&path, text + "\n") {
                 Ok(()) => f.path = Some(path.display().to_string()),
                 Err(e) => eprintln!("conformance fuzz: cannot write {}: {e}", path.display()),

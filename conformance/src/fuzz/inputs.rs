@@ -231,7 +231,9 @@ impl Gen {
                 if at > 0 {
                     steps.push(Step::Pause { ms: self.pause() });
                 }
-                steps.push(Step::Send(bytes[at..c].to_vec()));
+                steps.push(Step::Send {
+                    hex: bytes[at..c].to_vec(),
+                });
                 at = c;
             }
         }
@@ -242,7 +244,7 @@ impl Gen {
             if self.chance(50) {
                 self.mutate("hello", &mut third);
             }
-            steps.push(Step::Send(third));
+            steps.push(Step::Send { hex: third });
         }
         let ending = match self.below(10) {
             0 | 1 => Ending::HalfClose,

@@ -29,7 +29,11 @@ use crate::timing::Timing;
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Step {
     /// Bytes sent in one write.
-    Send(#[serde(with = "hex")] Vec<u8>),
+    Send {
+        /// The bytes (hex in case files).
+        #[serde(with = "hex")]
+        hex: Vec<u8>,
+    },
     /// Nothing sent for this long.
     Pause {
         /// Milliseconds.
@@ -69,7 +73,7 @@ impl Script {
         self.steps
             .iter()
             .filter_map(|s| match s {
-                Step::Send(b) => Some(b.as_slice()),
+                Step::Send { hex: b } => Some(b.as_slice()),
                 _ => None,
             })
             .flatten()
@@ -83,7 +87,7 @@ impl Script {
             .steps
             .iter()
             .map(|s| match s {
-                Step::Send(b) => format!(
+                Step::Send { hex: b } => format!(
                     "send {} B: {} hex {}",
                     b.len(),
                     describe_bytes(b),
@@ -290,7 +294,7 @@ impl Target {
         for step in &script.steps {
             match step {
                 // A server that closed or reset early is no finding by itself.
-                Step::Send(b) => {
+                Step::Send { hex: b } => {
                     let _ = peer.try_send(b);
                 }
                 Step::Pause { ms } => peer.pause(Duration::from_millis(u64::from(*ms))),
@@ -337,6 +341,11 @@ impl Target {
             });
         }
         let tb = self.traceback()?;
+        // A traceback that ends the program is a crash: the exit follows the print closely.
+        if self.server.wait_exit(Duration::from_millis(500)).is_some() {
+            self.seen_lines = 0;
+            return self.dead_or_traceback();
+        }
         Some(Finding {
             kind: Kind::Traceback,
             detail: format!("the server printed a traceback and lives on: {tb}"),
@@ -404,11 +413,19 @@ impl Target {
             let _ = peer.try_send(b"HELLO 43");
         }
         peer.close();
+        if ok(&r.bytes) {
+            return self.dead_or_traceback();
+        }
+        // A server on its way down (printing its traceback) may still accept and reset:
+        // give it a moment to show a crash before calling this a hang.
+        self.server.wait_exit(Duration::from_secs(1));
+        self.server
+            .capture()
+            .wait_line(0, Duration::from_millis(200), |l| {
+                l.stream == Stream::Stderr && l.text.starts_with("Traceback")
+            });
         if let Some(f) = self.dead_or_traceback() {
             return Some(f);
-        }
-        if ok(&r.bytes) {
-            return None;
         }
         if r.bytes.is_empty() {
             Some(Finding {
@@ -521,7 +538,7 @@ fn judge_answer(suite: &str, script: &Script, got: &[u8]) -> Option<Finding> {
                 .steps
                 .iter()
                 .take_while(|s| !matches!(s, Step::Await { .. }));
-            let (Some(Step::Send(greeting)), None) = (sends.next(), sends.next()) else {
+            let (Some(Step::Send { hex: greeting }), None) = (sends.next(), sends.next()) else {
                 return None;
             };
             let (Ok(h), Ok(r)) = (Hello::decode_exact(greeting), Hello::decode_exact(got)) else {

@@ -94,7 +94,7 @@ pub fn minimise(suite: &'static Suite, opts: &Options, case: Case) -> (Case, boo
         if best[i].steps.len() > 1 {
             let bytes = best[i].bytes();
             let mut c = best.clone();
-            c[i].steps = vec![Step::Send(bytes)];
+            c[i].steps = vec![Step::Send { hex: bytes }];
             if test(&c) {
                 best = c;
             }
@@ -111,22 +111,22 @@ pub fn minimise(suite: &'static Suite, opts: &Options, case: Case) -> (Case, boo
         }
         // The bytes of each send.
         for j in 0..best[i].steps.len() {
-            let Step::Send(bytes) = &best[i].steps[j] else {
+            let Step::Send { hex: bytes } = &best[i].steps[j] else {
                 continue;
             };
             let base = best.clone();
             let smaller = ddmin(bytes.clone(), &mut |b: &[u8]| {
                 let mut c = base.clone();
-                c[i].steps[j] = Step::Send(b.to_vec());
+                c[i].steps[j] = Step::Send { hex: b.to_vec() };
                 test(&c)
             });
-            best[i].steps[j] = Step::Send(smaller);
+            best[i].steps[j] = Step::Send { hex: smaller };
         }
         // Once the bytes are small, steps that the first pass still needed may go: empty
         // sends, and pauses or reads between pieces that are gone.
         let mut c = best.clone();
         c[i].steps
-            .retain(|s| !matches!(s, Step::Send(b) if b.is_empty()));
+            .retain(|s| !matches!(s, Step::Send { hex: b } if b.is_empty()));
         if c[i].steps.len() < best[i].steps.len() && test(&c) {
             best = c;
         }
