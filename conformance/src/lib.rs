@@ -6,6 +6,7 @@
 pub mod args;
 pub mod check;
 pub mod driver;
+pub mod grade;
 pub mod report;
 pub mod suites;
 pub mod timing;
