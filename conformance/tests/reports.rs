@@ -436,7 +436,7 @@ fn real_run_reports_validate() -> TestResult {
 }
 
 /// Loads an HTML report in headless chromium and takes a screenshot (skips without
-/// chromium; `scripts/screenshot-report.sh` is the same by hand).
+/// chromium; `docs/ci/screenshot-report.sh` is the same by hand).
 fn html_renders_in_headless_chromium() -> TestResult {
     let Some(browser) = ["chromium", "chromium-browser"]
         .into_iter()
