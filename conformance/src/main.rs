@@ -186,11 +186,17 @@ fn check_outputs(outputs: &[(Format, PathBuf)]) -> Result<(), String> {
                 path.display()
             ));
         }
+        // Opened for writing now (an existing file stays as it is until the run ends; a new
+        // one is removed again), so a read-only folder is found before the run too.
+        let existed = path.exists();
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
     }
     Ok(())
 }
@@ -276,9 +282,6 @@ fn run(a: RunArgs) -> ExitCode {
     if let Some(path) = &a.output {
         outputs.insert(0, (a.format, path.clone()));
     }
-    if let Err(e) = check_outputs(&outputs) {
-        return usage_error(e);
-    }
     let references = a.server_cmd.is_none() && a.client_cmd.is_none();
     let roles: Vec<Role> = if references {
         vec![Role::Server, Role::Client]
@@ -322,6 +325,9 @@ fn run(a: RunArgs) -> ExitCode {
     }
     if checks.is_empty() {
         return usage_error(nothing_selected(&a, &chosen, &roles));
+    }
+    if let Err(e) = check_outputs(&outputs) {
+        return usage_error(e);
     }
     // On a terminal, each check's line appears as it completes (a multiclient run lasts
     // minutes); the report then adds the failures in detail and the summary.

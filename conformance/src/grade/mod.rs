@@ -114,6 +114,14 @@ pub fn grade(a: GradeArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(format!("cannot find my own executable: {e}")),
     };
+    let mut names: Vec<String> = a.dirs.iter().map(|d| submission::name_of(d)).collect();
+    names.sort();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return fail(format!(
+            "two submission folders are named {:?}: their grades would overwrite each other",
+            w[0]
+        ));
+    }
     let dirs = shard(a.dirs.clone(), a.shard);
     // One budget of checks at once: each run gets a share, a fixed port allows one run.
     let per_run = if config.run.port.is_some() {
