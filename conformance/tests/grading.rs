@@ -214,9 +214,10 @@ fn hello_gradebook_in_shards_merged_and_not_graded_twice() -> TestResult {
     ensure(gradebook(&a)? == ra, "the re-run changed the gradebook")
 }
 
-fn framed_gradebook() -> TestResult {
+/// Grades an assignment's fixture submissions in one run and compares the gradebook.
+fn assignment_gradebook(suite: &str, want: BTreeMap<String, [String; 5]>) -> TestResult {
     let tmp = io(tempfile::tempdir(), "tempdir")?;
-    let (config, subs) = submissions("framed", tmp.path())?;
+    let (config, subs) = submissions(suite, tmp.path())?;
     let out = tmp.path().join("grades");
     grade(
         &[
@@ -229,27 +230,83 @@ fn framed_gradebook() -> TestResult {
         ],
         &subs,
     )?;
+    let rows = gradebook(&out)?;
+    ensure(
+        rows == want,
+        format!("{suite} gradebook:\n{rows:#?}\nexpected:\n{want:#?}"),
+    )
+}
+
+fn framed_gradebook() -> TestResult {
     let all = [
         "framed.server.echo-small",
         "framed.server.echo-large",
         "framed.server.pieces",
         "framed.server.next-client-after-close",
     ];
-    let want = BTreeMap::from([
-        ("good-c".to_owned(), row("8", "8", "pass", "ok", &[])),
-        ("good-py".to_owned(), row("8", "8", "pass", "ok", &[])),
-        // Lengths read in host byte order: no frame is ever right.
-        ("no-ntohl".to_owned(), row("0", "8", "fail", "ok", &all)),
-        // One recv() per frame: large or split frames are cut.
-        (
-            "single-recv".to_owned(),
-            row("4", "8", "fail", "ok", &all[1..3]),
-        ),
-    ]);
-    let rows = gradebook(&out)?;
-    ensure(
-        rows == want,
-        format!("gradebook:\n{rows:#?}\nexpected:\n{want:#?}"),
+    assignment_gradebook(
+        "framed",
+        BTreeMap::from([
+            ("good-c".to_owned(), row("8", "8", "pass", "ok", &[])),
+            ("good-py".to_owned(), row("8", "8", "pass", "ok", &[])),
+            // Lengths read in host byte order: no frame is ever right.
+            ("no-ntohl".to_owned(), row("0", "8", "fail", "ok", &all)),
+            // One recv() per frame: large or split frames are cut.
+            (
+                "single-recv".to_owned(),
+                row("4", "8", "fail", "ok", &all[1..3]),
+            ),
+        ]),
+    )
+}
+
+fn messages_gradebook() -> TestResult {
+    assignment_gradebook(
+        "messages",
+        BTreeMap::from([
+            ("good-c".to_owned(), row("9", "9", "pass", "ok", &[])),
+            ("good-py".to_owned(), row("9", "9", "pass", "ok", &[])),
+            // Stores a create with a wrong MagicNo: one server check, 1 point.
+            (
+                "no-magic-check".to_owned(),
+                row("8", "9", "fail", "ok", &["messages.server.bad-magic"]),
+            ),
+            // The client's read request is little-endian: two client checks at 2 points.
+            (
+                "client-magic-le".to_owned(),
+                row(
+                    "5",
+                    "9",
+                    "fail",
+                    "ok",
+                    &["messages.client.read-record", "messages.client.utf8"],
+                ),
+            ),
+        ]),
+    )
+}
+
+fn multiclient_gradebook() -> TestResult {
+    assignment_gradebook(
+        "multiclient",
+        BTreeMap::from([
+            ("good-c".to_owned(), row("3", "3", "pass", "ok", &[])),
+            ("good-py".to_owned(), row("3", "3", "pass", "ok", &[])),
+            // The count is printed before it is decremented on a disconnect.
+            (
+                "count-before-decrement".to_owned(),
+                row(
+                    "1",
+                    "3",
+                    "fail",
+                    "ok",
+                    &[
+                        "multiclient.server.disconnect-line",
+                        "multiclient.server.ids-never-reused",
+                    ],
+                ),
+            ),
+        ]),
     )
 }
 
@@ -387,6 +444,8 @@ fn main() {
             hello_gradebook_in_shards_merged_and_not_graded_twice,
         ),
         ("grade::framed_gradebook", framed_gradebook),
+        ("grade::messages_gradebook", messages_gradebook),
+        ("grade::multiclient_gradebook", multiclient_gradebook),
         (
             "bundle::gradescope_bundle_runs_in_a_simulated_autograder",
             gradescope_bundle_runs_in_a_simulated_autograder,
