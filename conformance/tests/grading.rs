@@ -427,6 +427,45 @@ fn classroom_workflow_is_valid_yaml_with_its_steps() -> TestResult {
     )
 }
 
+fn config_refuses_typos_and_maps_limits() -> TestResult {
+    use conformance::grade::Config;
+    let base = "suite = \"hello\"\n[run]\nserver = \"./tcpserver\"\n";
+    let ok = Config::parse(&format!(
+        "{base}limits = {{ memory = \"256M\", cpu-time = 10 }}\n[points]\n\"hello.server.*\" = 2\n"
+    ))
+    .map_err(Failed::from)?;
+    ensure(
+        ok.run.limit_flags() == ["--cpu-time", "10", "--memory", "256M"],
+        format!("{:?}", ok.run.limit_flags()),
+    )?;
+    ensure(
+        ok.max_score() > 0.0 && ok.checks().iter().all(|c| c.suite == "hello"),
+        "max score",
+    )?;
+    for (bad, why) in [
+        (
+            format!("{base}[points]\n\"hello.server.handshak\" = 2\n"),
+            "match no check",
+        ),
+        (format!("{base}slak = 3\n"), "unknown field"),
+        (
+            "suite = \"helo\"\n[run]\nserver = \"./s\"\n".to_owned(),
+            "unknown suite",
+        ),
+        (
+            "suite = \"hello\"\n[run]\n".to_owned(),
+            "neither a server nor a client",
+        ),
+        (format!("{base}only = [\"nomatch\"]\n"), "no check selected"),
+    ] {
+        match Config::parse(&bad) {
+            Ok(_) => return Err(format!("accepted:\n{bad}").into()),
+            Err(e) => ensure(e.contains(why), format!("{bad}\n-> {e}"))?,
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let ours = args::split(std::env::args())
         .unwrap_or_else(|e| {
@@ -442,6 +481,10 @@ fn main() {
         (
             "grade::hello_gradebook_in_shards_merged_and_not_graded_twice",
             hello_gradebook_in_shards_merged_and_not_graded_twice,
+        ),
+        (
+            "grade::config_refuses_typos_and_maps_limits",
+            config_refuses_typos_and_maps_limits,
         ),
         ("grade::framed_gradebook", framed_gradebook),
         ("grade::messages_gradebook", messages_gradebook),

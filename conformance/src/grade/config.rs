@@ -16,7 +16,8 @@
 //! period = 60
 //! port = 5000                     # for programs that hard-code it
 //! timeout = 900                   # seconds for the whole run of one submission
-//! args = []                       # more `conformance run` flags (e.g. resource limits)
+//! limits = { memory = "256M", cpu-time = 10 }   # `--memory 256M --cpu-time 10` for the run
+//! args = []                       # more `conformance run` flags, verbatim
 //! [points]
 //! "hello.server.handshake" = 3
 //! "hello.server.*" = 1
@@ -99,9 +100,29 @@ pub struct Run {
     /// Seconds for the whole run of one submission.
     #[serde(default = "default_run_timeout")]
     pub timeout: f64,
-    /// More flags for `conformance run`.
+    /// Resource limits: each `name = value` becomes `--name value` of `conformance run`
+    /// (whatever limits it has: `conformance run --help`).
+    #[serde(default)]
+    pub limits: std::collections::BTreeMap<String, toml::Value>,
+    /// More flags for `conformance run`, verbatim.
     #[serde(default)]
     pub args: Vec<String>,
+}
+
+impl Run {
+    /// `limits` as `conformance run` flags.
+    pub fn limit_flags(&self) -> Vec<String> {
+        self.limits
+            .iter()
+            .flat_map(|(k, v)| {
+                let v = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                [format!("--{k}"), v]
+            })
+            .collect()
+    }
 }
 
 /// The whole file.

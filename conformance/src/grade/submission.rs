@@ -260,6 +260,7 @@ fn run_command(env: &Env, out: &Path) -> Command {
     if c.run.strict {
         cmd.arg("--strict");
     }
+    cmd.args(c.run.limit_flags());
     cmd.args(&c.run.args);
     cmd
 }
