@@ -427,6 +427,39 @@ fn classroom_workflow_is_valid_yaml_with_its_steps() -> TestResult {
     )
 }
 
+/// Gradescope's image is Ubuntu 22.04: the bundled binary may need no glibc symbol newer
+/// than 2.35 (this build's profile links like the release one). Without objdump there is
+/// nothing to read, and the test says so by passing with a note on stderr.
+fn binary_needs_no_glibc_newer_than_ubuntu_22_04() -> TestResult {
+    let Ok(out) = Command::new("objdump").arg("-T").arg(CONFORMANCE).output() else {
+        eprintln!("objdump not installed (binutils): glibc versions not checked");
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut newest = (0u32, 0u32);
+    for word in text.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
+        if let Some(v) = word.strip_prefix("GLIBC_")
+            && let Some((major, minor)) = v.split_once('.')
+        {
+            let minor = minor.split('.').next().unwrap_or(minor);
+            if let (Ok(a), Ok(b)) = (major.parse(), minor.parse()) {
+                newest = newest.max((a, b));
+            }
+        }
+    }
+    ensure(
+        newest > (2, 0),
+        format!("no GLIBC symbol versions read:\n{text:.400}"),
+    )?;
+    ensure(
+        newest <= (2, 35),
+        format!(
+            "the binary needs GLIBC_{}.{}: it would not start on Gradescope's Ubuntu 22.04 (2.35)",
+            newest.0, newest.1
+        ),
+    )
+}
+
 fn config_refuses_typos_and_maps_limits() -> TestResult {
     use conformance::grade::Config;
     let base = "suite = \"hello\"\n[run]\nserver = \"./tcpserver\"\n";
@@ -492,6 +525,10 @@ fn main() {
         (
             "bundle::gradescope_bundle_runs_in_a_simulated_autograder",
             gradescope_bundle_runs_in_a_simulated_autograder,
+        ),
+        (
+            "bundle::binary_needs_no_glibc_newer_than_ubuntu_22_04",
+            binary_needs_no_glibc_newer_than_ubuntu_22_04,
         ),
         (
             "ci::classroom_workflow_is_valid_yaml_with_its_steps",
