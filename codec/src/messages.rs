@@ -391,9 +391,14 @@ impl<'a> Request<'a> {
         if !valid {
             return None;
         }
-        let (user, body) = body.split_at_checked(name_len)?;
-        let (receiver, body) = body.split_at_checked(receiver_len)?;
-        let (message, rest) = body.split_at_checked(message_len)?;
+        // One length check for the whole body (the three lengths are at most 65535 + 510,
+        // so the sum cannot overflow); the splits below then need no checks of their own.
+        if body.len() < name_len + receiver_len + message_len {
+            return None;
+        }
+        let (user, body) = body.split_at(name_len);
+        let (receiver, body) = body.split_at(receiver_len);
+        let (message, rest) = body.split_at(message_len);
         let request = Request {
             kind,
             user,
