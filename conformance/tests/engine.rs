@@ -246,7 +246,7 @@ fn kills_forking_group_that_ignores_sigterm() -> TestResult {
             .is_some(),
         "no start",
     )?;
-    let pgid = s.pid();
+    let pgid = s.pgid();
     ensure(
         wait_until(Duration::from_secs(10), || {
             procfs::group_members(pgid).len() >= 3
@@ -275,13 +275,13 @@ fn kills_a_process_that_left_its_group() -> TestResult {
             .is_some(),
         "no start",
     )?;
-    let pgid = s.pid();
+    let (pid, pgid) = (s.pid(), s.pgid());
     // The escaped sleep: a process whose parent is the subject but whose group is not.
     let escaped = || {
         procfs::all_pids()
             .into_iter()
             .filter_map(procfs::stat)
-            .find(|p| p.ppid == pgid && p.pgrp != pgid && p.state != 'Z')
+            .find(|p| p.ppid == pid && p.pgrp != pgid && p.state != 'Z')
     };
     ensure(
         wait_until(Duration::from_secs(10), || escaped().is_some()),

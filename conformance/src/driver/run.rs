@@ -12,9 +12,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::contain::Jail;
 use super::output::{Capture, Line, Stream};
 use super::procfs;
-use super::subject::{describe_status, kill_group};
+use super::subject::{describe_status, kill_contained};
 use crate::timing::POLL;
 
 /// A run's group may write this much (pipes and sockets) before it is killed as a flood.
@@ -33,6 +34,9 @@ pub struct Finished {
     pub timed_out: bool,
     /// It wrote more than [`MAX_WRITTEN`] bytes and was killed.
     pub flooded: bool,
+    /// The kernel's out-of-memory killer ended one of its processes (its `--memory`
+    /// cgroup limit).
+    pub out_of_memory: bool,
     /// From start to exit (or kill).
     pub elapsed: Duration,
     /// Its output, both streams (timestamps are those of collection: after the exit).
@@ -96,6 +100,9 @@ impl Finished {
             )
         } else {
             match self.status {
+                Some(s) if self.out_of_memory => {
+                    format!("{} after it went past its memory limit", describe_status(s))
+                }
                 Some(s) => describe_status(s),
                 None => "unknown".to_owned(),
             }
@@ -106,6 +113,7 @@ impl Finished {
 /// Runs `cmd` to completion with `stdin` as input and `timeout`.
 pub(super) fn run_to_end(
     mut cmd: std::process::Command,
+    mut jail: Jail,
     command: String,
     marker: String,
     stdin: Vec<u8>,
@@ -128,6 +136,8 @@ pub(super) fn run_to_end(
             Ok(())
         });
     }
+    // Last: hooks registered after it would run inside the namespace.
+    jail.apply(&mut cmd);
     let started = Instant::now();
     let (tx_done, rx_done) = mpsc::channel::<std::io::Result<Output>>();
     let worker = thread::Builder::new()
@@ -146,6 +156,10 @@ pub(super) fn run_to_end(
         _ => None,
     };
     drop(tx_pid);
+    if let Some(p) = pgid {
+        super::signals::register(p);
+        jail.started(p);
+    }
     let mut timed_out = false;
     let mut flooded = false;
     let result = loop {
@@ -159,7 +173,7 @@ pub(super) fn run_to_end(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         let Some(pgid) = pgid else { continue };
-        let written: u64 = procfs::group_pids(pgid, false)
+        let written: u64 = procfs::tree_pids(pgid)
             .into_iter()
             .filter_map(procfs::bytes_written)
             .sum();
@@ -167,15 +181,17 @@ pub(super) fn run_to_end(
         if written > MAX_WRITTEN || late {
             flooded |= written > MAX_WRITTEN;
             timed_out |= late;
-            kill_group(pgid, &marker);
+            kill_contained(pgid, &marker, &jail);
         }
     };
     let _ = worker.join();
     let elapsed = started.elapsed();
     // Whatever the child left behind (a forked helper, a daemon) goes too.
     if let Some(pgid) = pgid {
-        kill_group(pgid, &marker);
+        kill_contained(pgid, &marker, &jail);
+        super::signals::unregister(pgid);
     }
+    let out_of_memory = jail.out_of_memory();
     let out = result?;
     let capture = Capture::new();
     capture.push_buffer(Stream::Stdout, &out.stdout);
@@ -195,6 +211,7 @@ pub(super) fn run_to_end(
         },
         timed_out,
         flooded,
+        out_of_memory,
         elapsed,
         capture,
         stdout: out.stdout,
