@@ -90,6 +90,15 @@ struct RunArgs {
     /// Checks run at once (each with its own processes and ports).
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 8)]
     jobs: usize,
+    /// Memory of each subject, in MiB (cgroup limit; address-space limit where there is none).
+    #[arg(long = "memory", value_name = "MIB", default_value_t = conformance::driver::command::DEFAULT_MEMORY >> 20)]
+    memory: u64,
+    /// CPU seconds of each subject process.
+    #[arg(long = "cpu-time", value_name = "SECS", default_value_t = conformance::driver::command::DEFAULT_CPU_SECS)]
+    cpu_time: u64,
+    /// Processes and threads of each subject at once (cgroup pids.max, where available).
+    #[arg(long = "max-procs", value_name = "N", default_value_t = conformance::driver::command::DEFAULT_MAX_PROCS)]
+    max_procs: u64,
     /// List the checks that would run, and exit.
     #[arg(long)]
     list: bool,
@@ -232,7 +241,12 @@ fn run(a: RunArgs) -> ExitCode {
         model,
         timing,
         fixed_port: a.port,
-        limits: Default::default(),
+        limits: conformance::driver::Limits {
+            cpu_secs: a.cpu_time,
+            max_procs: a.max_procs,
+            ..Default::default()
+        }
+        .with_memory(a.memory << 20),
     });
     let checks: Vec<&'static Check> = chosen
         .iter()
@@ -282,6 +296,29 @@ fn run(a: RunArgs) -> ExitCode {
             println!("{}", human::line(r, color, false));
         }
     };
+    {
+        // SIGINT/SIGTERM: subjects end at once, the finished checks are reported (marked
+        // incomplete on stderr), exit 130/143.
+        let (names, json_format) = (suite_names.clone(), a.format == RunFormat::Json);
+        conformance::driver::signals::install(move |sig, done| {
+            eprintln!(
+                "conformance: interrupted by signal {sig}: INCOMPLETE report of the {} \
+                 checks that finished",
+                done.len()
+            );
+            let text = if json_format {
+                let subjects = json::Subjects {
+                    server: None,
+                    client: None,
+                };
+                let r = json::build(names.clone(), subjects, None, done, false);
+                serde_json::to_string_pretty(&r).unwrap_or_default() + "\n"
+            } else {
+                human::render(&names, done, false, false, true)
+            };
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        });
+    }
     let reports = run_checks(&checks, &cfg, a.jobs, &progress);
     let text = match a.format {
         RunFormat::Human => {
@@ -331,8 +368,15 @@ fn run(a: RunArgs) -> ExitCode {
         && reports
             .iter()
             .all(|r| matches!(r.outcome, conformance::check::Outcome::Errored(_)));
+    // An errored check is the machine's problem: never a verdict of 1 on the program.
+    let any_errored = reports
+        .iter()
+        .any(|r| matches!(r.outcome, conformance::check::Outcome::Errored(_)));
     if all_errored {
         eprintln!("conformance: the suite could not run any check (see the errors above)");
+        ExitCode::from(2)
+    } else if any_errored {
+        eprintln!("conformance: the suite could not run some checks (errored above): exit 2");
         ExitCode::from(2)
     } else if report::passes(&reports, a.strict) {
         ExitCode::SUCCESS
