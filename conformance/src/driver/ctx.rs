@@ -317,9 +317,13 @@ impl Ctx {
     ) -> Result<(Finished, R), Stop> {
         let mut fake = self.fake_server()?;
         let launch = launch.port(fake.port());
+        // Once the client has ended, no connection can come: the scenario's waits for one
+        // end at once instead of at their deadlines.
+        let gone = fake.client_gone_flag();
         let (fin, r) = std::thread::scope(|s| {
             let handle = s.spawn(|| scenario(&mut fake));
             let fin = self.run(Role::Client, launch);
+            gone.store(true, std::sync::atomic::Ordering::SeqCst);
             (fin, handle.join())
         });
         let fin = fin?;
@@ -430,11 +434,15 @@ impl Ctx {
         );
         for (cmd, cap) in &self.captures {
             let (out, err) = cap.dropped();
+            let (out_lines, err_lines) = cap.dropped_lines();
             if out + err > 0 {
                 notes.push(format!(
-                    "`{cmd}` wrote more than the suite keeps ({} KiB per stream): {out} bytes of \
-                     stdout and {err} of stderr were read and dropped",
-                    super::output::MAX_STREAM_BYTES >> 10
+                    "`{cmd}` wrote more than the suite keeps (the first {} KiB or {} lines per \
+                     stream, then the last {} lines): {out} bytes ({out_lines} lines) of stdout \
+                     and {err} bytes ({err_lines} lines) of stderr were read and not kept",
+                    super::output::MAX_STREAM_BYTES >> 10,
+                    super::output::MAX_HEAD_LINES,
+                    super::output::LATE_LINES,
                 ));
             }
         }
