@@ -202,16 +202,64 @@ pub fn prepare(argv: &[OsString], limits: Limits, marker: &str) -> Command {
     prepare_with(argv, limits, marker, true)
 }
 
-/// As [`prepare`], for a subject contained by `jail`: RLIMIT_AS only where no memory cgroup
-/// limits it. The caller applies the jail last ([`super::contain::Jail::apply`]), after any
-/// other pre_exec hook.
+/// As [`prepare`], for a subject contained by `jail`. The caller applies the jail last
+/// ([`super::contain::Jail::apply`]), after any other pre_exec hook.
+///
+/// Under a memory cgroup (which counts memory in use) the address space is still capped,
+/// at twice the memory limit: an allocation far beyond the limit (a `malloc` of a length
+/// read from the network) fails as it would on a modest machine, instead of succeeding
+/// untouched. A program built with a sanitizer (which reserves terabytes of address space)
+/// gets no address-space limit at all: the cgroup alone limits it.
 pub fn prepare_in(
     argv: &[OsString],
-    limits: Limits,
+    mut limits: Limits,
     marker: &str,
     jail: &super::contain::Jail,
 ) -> Command {
-    prepare_with(argv, limits, marker, !jail.limits_memory())
+    let mut rlimit_as = true;
+    if jail.limits_memory() {
+        limits.address_space = limits.address_space.max(limits.memory.saturating_mul(2));
+        rlimit_as = !argv.iter().any(|w| is_sanitized(Path::new(w)));
+    }
+    prepare_with(argv, limits, marker, rlimit_as)
+}
+
+/// Whether `path` is an executable built with ASan, TSan or MSan (their runtime's init
+/// symbol is in the file, or it links the runtime's shared library).
+pub fn is_sanitized(path: &Path) -> bool {
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, bool)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, s)) = seen.iter().find(|(p, _)| p == path) {
+        return *s;
+    }
+    let s = scan_sanitized(path);
+    seen.push((path.to_path_buf(), s));
+    s
+}
+
+fn scan_sanitized(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = Vec::new();
+    if file.take(64 << 20).read_to_end(&mut head).is_err() || !head.starts_with(b"\x7fELF") {
+        return false;
+    }
+    let needles: [&[u8]; 6] = [
+        b"__asan_init",
+        b"__tsan_init",
+        b"__msan_init",
+        b"libasan.so",
+        b"libtsan.so",
+        b"libmsan.so",
+    ];
+    needles
+        .iter()
+        .any(|n| memchr::memmem::find(&head, n).is_some())
 }
 
 fn prepare_with(argv: &[OsString], limits: Limits, marker: &str, rlimit_as: bool) -> Command {
