@@ -23,7 +23,7 @@ const TAIL_LINES: usize = 20;
 pub const MAX_HEAD_LINES: usize = 10_000;
 /// What a stored record costs beyond its text (the `Line` itself), for the byte cap.
 pub const RECORD_COST: usize = 64;
-/// Lines kept in the ring after the head is full (both streams).
+/// Lines kept in each stream's ring after the head is full.
 pub const LATE_LINES: usize = 256;
 /// Raw bytes kept per stream.
 pub const MAX_RAW_BYTES: usize = 1 << 20;
@@ -76,8 +76,9 @@ pub fn trim_line(s: &str) -> &str {
 struct State {
     /// The first lines (sequence numbers 0..lines.len()).
     lines: Vec<Line>,
-    /// The last lines after the head was full, with their sequence numbers.
-    late: VecDeque<(usize, Line)>,
+    /// The last lines of each stream after the head was full, with their sequence numbers
+    /// (one ring per stream: a flood on one never pushes out the other's last lines).
+    late: [VecDeque<(usize, Line)>; 2],
     /// Whether the head is full (later lines go to `late` only).
     head_full: bool,
     /// Lines pushed so far (the next sequence number).
@@ -117,9 +118,10 @@ impl State {
             self.head_full = true;
             self.dropped_bytes[i] += len as u64 + 1;
             self.dropped_lines[i] += 1;
-            self.late.push_back((seq, line));
-            if self.late.len() > LATE_LINES {
-                self.late.pop_front();
+            let ring = &mut self.late[i];
+            ring.push_back((seq, line));
+            if ring.len() > LATE_LINES {
+                ring.pop_front();
             }
         }
     }
@@ -127,11 +129,14 @@ impl State {
     /// Lines with sequence number >= `from`, in order (head, then the ring).
     fn since(&self, from: usize) -> impl Iterator<Item = (usize, &Line)> {
         let head = self.lines.iter().enumerate().skip(from);
-        let late = self
+        let mut late: Vec<(usize, &Line)> = self
             .late
             .iter()
-            .filter(move |(i, _)| *i >= from)
-            .map(|(i, l)| (*i, l));
+            .flatten()
+            .filter(|(i, _)| *i >= from)
+            .map(|(i, l)| (*i, l))
+            .collect();
+        late.sort_unstable_by_key(|(i, _)| *i);
         head.chain(late)
     }
 }
