@@ -292,6 +292,23 @@ impl Ctx {
         FakeServer::bind_on(&self.log, port)
     }
 
+    /// The prepared command of `role` on `port` (arguments filled, limits, marker), its
+    /// display and its marker: for a re-run under other conditions (driver/pty.rs).
+    pub(crate) fn command(
+        &self,
+        role: Role,
+        launch: &Launch,
+        port: u16,
+    ) -> Result<(std::process::Command, String, String), Stop> {
+        let (argv, display) = self.argv(role, launch, port)?;
+        let marker = new_marker();
+        Ok((
+            prepare(&argv, self.limits(launch), &marker),
+            display,
+            marker,
+        ))
+    }
+
     fn limits(&self, launch: &Launch) -> Limits {
         let mut l = self.cfg.limits;
         if let Some(n) = launch.open_files {

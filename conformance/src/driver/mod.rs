@@ -7,9 +7,11 @@ pub mod output;
 pub mod peer;
 pub mod ports;
 pub mod procfs;
+pub mod pty;
 pub mod run;
 pub mod runner;
 pub mod subject;
+pub mod watch;
 
 pub use command::{CommandError, CommandSpec, Limits};
 pub use ctx::{Ctx, Launch, RunConfig, SubjectCmd};
