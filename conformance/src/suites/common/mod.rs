@@ -1,10 +1,20 @@
-//! Helpers shared by the suites' failure messages.
+//! Scenario helpers shared by the suites: how a received end and a subject's output read in
+//! a failure message, why a subject ended ([`exit`]), thread-model sampling ([`threads`]),
+//! restart-after-kill ([`restart`]) and a client run against a fake server ([`client`]).
+//! Decisions here are made on data (`Cause`, exit status, `End`), never on a sentence.
 
-use std::time::Duration;
+pub mod client;
+pub mod exit;
+pub mod restart;
+pub mod threads;
 
-use crate::check::{Failure, Stop};
-use crate::driver::subject::describe_status;
-use crate::driver::{Line, Subject};
+pub use client::{Seen, no_connection, run_client};
+pub use exit::{
+    Death, alive, exit_cause, exit_hint, explain_exit, explain_exit_after, is_addr_in_use,
+    traceback,
+};
+
+use crate::driver::{End, Line, Received, describe_bytes};
 
 /// The last lines a subject printed, quoted for a failure message.
 pub fn quote_lines(lines: &[Line]) -> String {
@@ -24,52 +34,24 @@ pub fn quote_lines(lines: &[Line]) -> String {
     format!("{more}{}", shown.join(", "))
 }
 
-/// A failure seen by a client is explained by the server's end when it has ended.
-pub fn explain_exit(server: &mut Subject, stop: Stop) -> Stop {
-    let Stop::Fail(f) = stop else { return stop };
-    if f.actual.contains("the server had ended") {
-        return Stop::Fail(f);
-    }
-    // A process closes its sockets before it becomes a zombie: give it a moment.
-    match server.wait_exit(Duration::from_millis(300)) {
-        Some(s) => {
-            server.capture().wait_closed(Duration::from_millis(300));
-            Stop::Fail(Failure {
-                expected: f.expected,
-                actual: format!(
-                    "{}; the server had ended with {}{}",
-                    f.actual,
-                    describe_status(s),
-                    server.stderr_quote()
-                ),
-                cause: f.cause,
-                hint: Some(
-                    "a server serves clients until it is killed: loop around accept(), and on \
-                     a client's error close that client's socket, do not exit"
-                        .to_owned(),
-                ),
-            })
-        }
-        None => Stop::Fail(f),
+/// How a receive ended, as the tail of a sentence (", then the server closed the
+/// connection"); `who` is the other side ("server", "client").
+pub fn describe_end(end: End, who: &str) -> String {
+    match end {
+        End::Done | End::Silence => String::new(),
+        End::Closed => format!(", then the {who} closed the connection"),
+        End::Reset => format!(", then the {who} reset the connection"),
+        End::Deadline => ", then nothing more before the deadline".to_owned(),
+        End::Overflow => " (far too much)".to_owned(),
     }
 }
 
-/// Fails unless the server is still running after `what` (a server serves client after
-/// client until it is killed); `hint` names the usual cause for the suite.
-pub fn alive(server: &mut Subject, what: &str, hint: &str) -> Result<(), Stop> {
-    if let Some(s) = server.try_exit() {
-        server.capture().wait_closed(Duration::from_millis(300));
-        return Err(Stop::Fail(
-            Failure::new(
-                format!("the server keeps running after {what}"),
-                format!(
-                    "it ended with {}{}",
-                    describe_status(s),
-                    server.stderr_quote()
-                ),
-            )
-            .hint(hint),
-        ));
-    }
-    Ok(())
+/// What a receive got and how it ended: "received \"HELLO 6\", then the server closed the
+/// connection".
+pub fn describe_received(r: &Received, who: &str) -> String {
+    format!(
+        "received {}{}",
+        describe_bytes(&r.bytes),
+        describe_end(r.end, who)
+    )
 }
