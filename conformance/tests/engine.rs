@@ -580,6 +580,8 @@ fn main() {
         engine_hello::traceback_gives_the_last_frame_and_exception,
         engine_hello::bind_error_is_read_from_the_subject_output,
         engine_hello::z_hint_names_a_small_buffer_for_a_cut_z,
+        engine_hello::start_hint_never_blames_the_port_for_a_program_that_could_not_start,
+        engine_hello::proc_readers_parse_connections_and_cpu_time,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }

@@ -1,13 +1,13 @@
 //! Engine tests of the hello suite's line readers and hint rules (public functions only):
 //! every reader that decides a verdict, and every rule that picks a hint from evidence.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use codec::DecodeError;
 use codec::hello::Hello;
 use conformance::check::Cause;
-use conformance::driver::{End, Line, Received, Stream};
-use conformance::suites::common::{exit_hint, is_addr_in_use, traceback};
+use conformance::driver::{End, Line, Received, Stream, watch};
+use conformance::suites::common::{exit_hint, is_addr_in_use, start_hint, traceback};
 use conformance::suites::hello::{
     client::z_hint, is_error_line, parse_hello, printed_is, printed_stale, printing_hint,
     reply_hint,
@@ -214,4 +214,40 @@ pub fn z_hint_names_a_small_buffer_for_a_cut_z() -> TestResult {
     ensure(cut.contains("cut short"), cut)?;
     let wrong = z_hint(7, b"HELLO 6");
     ensure(wrong.contains("Y + 1"), wrong)
+}
+
+pub fn start_hint_never_blames_the_port_for_a_program_that_could_not_start() -> TestResult {
+    for cause in [
+        Cause::Exited { code: 1 },
+        Cause::Signal { signal: 11 },
+        Cause::Traceback {
+            last_frame: "File \"s.py\", line 9, in main: socket.gaierror".into(),
+        },
+    ] {
+        let h = start_hint(&cause);
+        ensure(
+            !h.contains("SO_REUSEADDR") && h.contains("could not start"),
+            &h,
+        )?;
+    }
+    ensure(
+        start_hint(&Cause::Exited { code: 3 }).contains("status 3"),
+        "names the status",
+    )
+}
+
+pub fn proc_readers_parse_connections_and_cpu_time() -> TestResult {
+    let line = "   3: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 123456 1 0000000000000000 20 4 30 10 -1";
+    let c = watch::parse_conn(line);
+    ensure(
+        c == Some(watch::Conn {
+            local: 0x1F90,
+            remote: 0xD431,
+            inode: 123_456,
+        }),
+        format!("{c:?}"),
+    )?;
+    let stat = "42 (tcp server) S 1 42 42 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 1 0";
+    let t = watch::cpu_time_of(stat);
+    ensure(t == Some(Duration::from_secs(2)), format!("{t:?}"))
 }

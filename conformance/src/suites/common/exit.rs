@@ -110,6 +110,42 @@ pub fn exit_hint(cause: &Cause, after: Option<&str>, serve_on: &str) -> String {
     }
 }
 
+/// The hint for a server that ended before it listened, when its own output shows no bind
+/// conflict: it could not start at all, so neither the port nor SO_REUSEADDR is the fix.
+pub fn start_hint(cause: &Cause) -> String {
+    let what = match cause {
+        Cause::Traceback { last_frame } => format!("an uncaught Python exception ({last_frame})"),
+        Cause::Signal { signal } => format!("signal {signal} (a crash)"),
+        Cause::Exited { code } => format!("exit status {code}"),
+        _ => "an unknown status".to_owned(),
+    };
+    format!(
+        "the server could not start at all: it ended with {what} before listening, and its \
+         output shows no port conflict; run it by hand with a port argument and read its stderr \
+         (a wrong host name, a missing file or library, a crash at start-up)"
+    )
+}
+
+/// A server's failure to listen on `port` (from `wait_listening`), told by its evidence: a
+/// bind conflict its own output shows gets [`Cause::AddrInUse`] and keeps the driver's
+/// SO_REUSEADDR advice; an end before listening without one gets its exit as the cause and
+/// [`start_hint`]; anything else (never listened, listens elsewhere) stays as it is.
+pub fn start_failure(server: &mut Subject, stop: Stop, port: u16) -> Stop {
+    let lines = server.lines();
+    if is_addr_in_use(&lines) {
+        return stop.cause(Cause::AddrInUse { port });
+    }
+    let Some(s) = server.try_exit() else {
+        return stop;
+    };
+    let cause = match traceback(&lines) {
+        Some(last_frame) => Cause::Traceback { last_frame },
+        None => exit_cause(s),
+    };
+    let hint = start_hint(&cause);
+    stop.hint(hint).cause(cause)
+}
+
 /// The end of `server` if it has ended (given [`SETTLE`] to be seen so), with its cause.
 pub fn death(server: &mut Subject) -> Option<Death> {
     let s = server.wait_exit(SETTLE)?;

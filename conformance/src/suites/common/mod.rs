@@ -1,6 +1,7 @@
 //! Scenario helpers shared by the suites: how a received end and a subject's output read in
 //! a failure message, why a subject ended ([`exit`]), thread-model sampling ([`threads`]),
-//! restart-after-kill ([`restart`]) and a client run against a fake server ([`client`]).
+//! starting a server and restart-after-kill ([`restart`]), and a client run against a fake
+//! server ([`client`]).
 //! Decisions here are made on data (`Cause`, exit status, `End`), never on a sentence.
 
 pub mod client;
@@ -11,8 +12,9 @@ pub mod threads;
 pub use client::{Seen, no_connection, run_client};
 pub use exit::{
     Death, alive, exit_cause, exit_hint, explain_exit, explain_exit_after, is_addr_in_use,
-    traceback,
+    start_failure, start_hint, traceback,
 };
+pub use restart::start_server;
 
 use crate::driver::{End, Line, Received, describe_bytes};
 

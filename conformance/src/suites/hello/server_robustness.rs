@@ -280,7 +280,8 @@ pub static EXACT_OUTPUT: Check = Check::new(
     "001 Steps 2 and 4",
     "stdout has exactly the HELLO lines, nothing else",
     exact_output,
-);
+)
+.needs(&[HANDSHAKE_ID]);
 
 fn exact_output(ctx: &mut Ctx) -> CheckResult {
     let mut server = Server::start(ctx)?;

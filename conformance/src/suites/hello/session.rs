@@ -36,7 +36,7 @@ pub struct Conn {
 impl Server {
     /// Starts the server subject on a fresh port and waits until it listens.
     pub fn start(ctx: &mut Ctx) -> Result<Server, Stop> {
-        let sub = ctx.server()?;
+        let sub = common::start_server(ctx)?;
         Ok(Server::of(ctx, sub))
     }
 
