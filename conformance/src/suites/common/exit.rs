@@ -160,6 +160,24 @@ pub fn death(server: &mut Subject) -> Option<Death> {
     })
 }
 
+impl Death {
+    /// "ended with exit status 1", "was killed by signal 11 (SIGSEGV: ...)".
+    pub fn clause(&self) -> String {
+        match self.cause {
+            Cause::Signal { .. } => format!("was {}", self.status),
+            _ => format!("ended with {}", self.status),
+        }
+    }
+
+    /// The same after "had": "ended with exit status 1", "been killed by signal 11 (...)".
+    pub fn past_clause(&self) -> String {
+        match self.cause {
+            Cause::Signal { .. } => format!("been {}", self.status),
+            _ => format!("ended with {}", self.status),
+        }
+    }
+}
+
 /// Whether a failure already carries the subject's end as its cause.
 fn explained(f: &Failure) -> bool {
     matches!(
@@ -199,9 +217,9 @@ pub fn explain_exit_after(
             Stop::Fail(Failure {
                 expected: f.expected,
                 actual: format!(
-                    "{}; the server had ended{when} with {}{}",
+                    "{}; the server had {}{when}{}",
                     f.actual,
-                    d.status,
+                    d.past_clause(),
                     server.stderr_quote()
                 ),
                 hint: Some(exit_hint(&d.cause, after, serve_on)),
@@ -224,7 +242,7 @@ pub fn alive(server: &mut Subject, what: &str, hint: &str) -> Result<(), Stop> {
     Err(Stop::Fail(
         Failure::new(
             format!("the server keeps running after {what}"),
-            format!("it ended with {}{}", d.status, server.stderr_quote()),
+            format!("it {}{}", d.clause(), server.stderr_quote()),
         )
         .hint(exit_hint(&d.cause, Some(what), hint))
         .cause(d.cause),

@@ -4,7 +4,7 @@
 //! the connection after which it died, with its exit status and a hint drawn from it.
 
 use crate::check::{Stop, fail};
-use crate::driver::{Ctx, Line, Peer, Stream, Subject, describe_bytes, watch};
+use crate::driver::{Ctx, Line, Peer, Stream, Subject, describe_bytes, wait_until, watch};
 use crate::suites::common::{self, quote_lines};
 use crate::timing::{REPLY_SILENCE, Timing};
 
@@ -123,6 +123,22 @@ impl Server {
                 Ok(())
             }
             Err(e) => Err(self.explain(e, Some(&conn))),
+        }
+    }
+
+    /// Closes `conn` (FIN) and waits (response deadline) until the server has taken the
+    /// close: its end of the connection is gone from /proc, or it has ended. A server that
+    /// dies of this close is then seen dead before the next connection, which is not blamed.
+    pub fn close(&mut self, conn: Conn) {
+        self.done(&conn);
+        let local = conn.peer.local_port();
+        conn.peer.close();
+        if let Some(local) = local {
+            let port = self.sub.port();
+            let sub = &mut self.sub;
+            let _ = wait_until(self.t.response(), || {
+                sub.try_exit().is_some() || !watch::accepted(port, local)
+            });
         }
     }
 
