@@ -16,6 +16,9 @@ use conformance::suites::{self, hello};
 use conformance::timing::Timing;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod engine_hello;
+use engine_hello::*;
+
 type TestResult = Result<(), Failed>;
 
 fn ensure(cond: bool, msg: impl std::fmt::Display) -> TestResult {
@@ -742,6 +745,19 @@ fn main() {
         registry::new_derives_suite_and_role_from_the_id,
         registry::retired_ids_are_never_registered,
         registry::every_prerequisite_names_a_registered_check_of_its_suite,
+        engine_hello::lenient_decode_drops_any_trailing_whitespace_and_nul,
+        engine_hello::parse_hello_reads_only_a_whole_hello_message,
+        engine_hello::printed_lines_are_compared_after_trimming,
+        engine_hello::error_lines_start_or_end_with_error,
+        engine_hello::reply_hint_never_blames_the_increment_for_a_cut_or_stale_reply,
+        engine_hello::reply_hint_for_silence_depends_on_whether_the_connection_was_accepted,
+        engine_hello::printing_hint_names_the_newline_for_a_line_that_came_only_at_the_kill,
+        engine_hello::exit_hint_names_the_signal_the_exit_and_the_connection,
+        engine_hello::traceback_gives_the_last_frame_and_exception,
+        engine_hello::bind_error_is_read_from_the_subject_output,
+        engine_hello::z_hint_names_a_small_buffer_for_a_cut_z,
+        engine_hello::start_hint_never_blames_the_port_for_a_program_that_could_not_start,
+        engine_hello::proc_readers_parse_connections_and_cpu_time,
         schedule::expected_durations_name_registered_checks,
         schedule::longest_checks_start_first,
     ];
