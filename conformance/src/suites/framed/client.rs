@@ -42,6 +42,9 @@ pub(super) enum After {
     /// Answers the first line, waits for the second frame (the first reply was consumed by
     /// then), then resets the connection (RST).
     Reset,
+    /// Answers the first line; to the second, sends the header and half the payload, then
+    /// closes its sending side (FIN): the client's receive sees the end inside a frame.
+    CloseMidReply,
 }
 
 /// The stdin given to a client: each line followed by `\n`.
@@ -76,6 +79,9 @@ fn run_client(
         seen.connected = true;
         for (i, line) in lines.iter().enumerate() {
             if after != After::Serve && i == 1 {
+                if after == After::CloseMidReply {
+                    close_mid_reply(&mut peer, line, transfer, &mut seen);
+                }
                 break;
             }
             match read_frame(&mut peer, line, transfer, "client") {
@@ -99,6 +105,9 @@ fn run_client(
             After::Serve => {
                 let _ = peer.recv_until_closed(t.response() + t.exit());
             }
+            After::CloseMidReply => {
+                let _ = peer.recv_until_closed(t.response() + t.exit());
+            }
             After::Close => {
                 peer.shutdown_write();
                 seen.gone = Some(Stopwatch::start());
@@ -114,6 +123,23 @@ fn run_client(
         }
         seen
     })
+}
+
+/// Reads the second frame, then sends its reply cut in the middle of the payload and closes
+/// the sending side (the header announces bytes that never come).
+fn close_mid_reply(peer: &mut Peer, line: &[u8], transfer: Duration, seen: &mut Seen) {
+    match read_frame(peer, line, transfer, "client") {
+        Ok(p) => seen.frames.push(p),
+        Err(bad) => {
+            seen.bad = Some((1, bad));
+            return;
+        }
+    }
+    let reply = frame(reply_of(line));
+    let cut = HEADER_LEN + (reply.len() - HEADER_LEN) / 2;
+    let _ = peer.send_within(&reply[..cut], transfer);
+    peer.shutdown_write();
+    seen.gone = Some(Stopwatch::start());
 }
 
 /// The reply header in two pieces, then the payload in two, 150 ms apart.
@@ -367,6 +393,7 @@ impl LostServer {
 pub(super) const LOST_SERVER: &[LostServer] = &[
     LostServer::new(Check::new("framed.client.server-close", R, "003 §3 test 2 (server shuts down); §2.5", "the server closes: a line starting `ERROR`, a non-zero exit, in time", lost_server), After::Close, "closed the connection"),
     LostServer::new(Check::new("framed.client.server-reset", R, "003 §2.5 (Connection Reset by Peer); §3 test 2", "the server resets: a line starting `ERROR`, a non-zero exit, in time", lost_server), After::Reset, "reset the connection"),
+    LostServer::new(Check::new("framed.client.server-close-mid-reply", R, "003 §2.5 (a 0-byte recv() means the connection closed); §1 receive_message()", "the server closes in the middle of a reply frame: a line starting `ERROR`, a non-zero exit, in time", lost_server), After::CloseMidReply, "closed the connection in the middle of the second reply (its header announced more bytes than came)"),
 ];
 
 /// How a finished run ended, as evidence for hints.

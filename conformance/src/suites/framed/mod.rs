@@ -71,6 +71,7 @@ pub static CHECKS: &[Check] = &[
     client::LARGE_REPLY,
     LOST_SERVER[0].check, // framed.client.server-close
     LOST_SERVER[1].check, // framed.client.server-reset
+    LOST_SERVER[2].check, // framed.client.server-close-mid-reply
     client::MULTIBYTE_LINE,
 ];
 
