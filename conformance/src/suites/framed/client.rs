@@ -17,7 +17,7 @@ use crate::driver::{Ctx, FakeServer, Finished, Launch, Peer, Stopwatch, Stream};
 use crate::suites::common::quote_lines;
 use crate::timing::{EXIT, RESPONSE};
 
-use Level::{Informational as I, Required as R};
+use Level::{Recommended as C, Required as R};
 
 /// What the fake server saw of one client run.
 #[derive(Default)]
@@ -466,11 +466,11 @@ fn lost_server(ctx: &mut Ctx) -> CheckResult {
     Ok(())
 }
 
-// Not in the first list of docs/contracts.md: the client side of `server.multibyte`,
-// the same reading (a length counts bytes, not characters).
+// The client side of `server.multibyte`: 003 §1.1 says the length stores the number of
+// bytes, so a length in characters is a recommended failure (ASCII traffic is unaffected).
 pub static MULTIBYTE_LINE: Check = Check::new(
     "framed.client.multibyte",
-    I,
+    C,
     "003 §1.1 ([payload length] stores the number of bytes)",
     "a multibyte UTF-8 line is sent with its length in bytes, and its reply printed",
     multibyte,
@@ -483,4 +483,50 @@ fn multibyte(ctx: &mut Ctx) -> CheckResult {
     // A length in characters is named by the evidence (hints::client_frame_fault).
     check_frames(&fin, &mut seen, &lines)?;
     check_printed(&fin, &[reply_of(&lines[0])])
+}
+
+/// The line fixtures/adapters/framed.py writes to stderr (and exits 3) when a class-based
+/// client breaks its class's contract: a protocol between the adapter and the suite, read as
+/// data (keep in step with the adapter's `CONTRACT_MARK`).
+pub const ADAPTER_CONTRACT_MARK: &str = "framed-adapter: contract violation: ";
+
+pub static RECEIVE_CONTRACT: Check = Check::new(
+    "framed.client.receive-contract",
+    C,
+    "003 §1 receive_message() (a failed receive returns an empty payload and False); §3 test 2",
+    "class-based clients (through the adapter): a server's reset makes receive_message() return (\"\", False); no method raises",
+    receive_contract,
+)
+.needs(&["framed.client.sends-frames"]);
+
+fn receive_contract(ctx: &mut Ctx) -> CheckResult {
+    let lines: Vec<Vec<u8>> = (1..=3)
+        .map(|i| format!("0123456789message {i} of 3").into_bytes())
+        .collect();
+    let response = ctx.timing().response();
+    let (fin, mut seen) = run_client(ctx, &lines, None, After::Reset, response)?;
+    check_frames(&fin, &mut seen, &lines)?;
+    let breach = fin.lines_of(Stream::Stderr).into_iter().find_map(|l| {
+        l.text
+            .strip_prefix(ADAPTER_CONTRACT_MARK)
+            .map(str::to_owned)
+    });
+    let Some(what) = breach else { return Ok(()) };
+    let death = death_of(&fin);
+    let actual = match &death.traceback {
+        Some(tb) => format!("the adapter reports: {what} (traceback: {})", tb.text()),
+        None => format!("the adapter reports: {what}"),
+    };
+    let stop = fail(
+        "after the server resets the connection, receive_message() returns (\"\", False) (the course's autograder calls it and reads the pair; an exception ends its test)",
+        actual,
+    )
+    .hint(
+        "catch the reset inside the class: wrap recv() (and sendall()) in try/except \
+         ConnectionResetError / OSError and return (\"\", False), as for b'' from recv()",
+    );
+    Err(match &death.traceback {
+        Some(tb) => stop.cause(tb.cause()),
+        None => stop,
+    })
 }

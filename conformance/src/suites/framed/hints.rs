@@ -9,10 +9,16 @@ use super::frames::{FrameFault, swapped};
 use crate::check::Cause;
 use crate::driver::End;
 
-pub(super) const HINT_PARTIAL: &str = "TCP is a byte stream: one recv() may return only part \
+/// A frame was read as if one recv() returned it whole.
+pub const HINT_PARTIAL: &str = "TCP is a byte stream: one recv() may return only part \
     of a frame (or of its 4-byte length); keep calling recv() until the 4 header bytes, then \
     all the payload bytes they announce, are in";
-pub(super) const HINT_KEEP_REST: &str = "one recv() may return the end of a frame and the \
+/// No reply at all to a frame: the server waits for bytes that are not coming.
+pub const HINT_SILENT: &str = "no reply came: the server is still waiting for bytes. Read the \
+    length as 4 big-endian bytes (struct.unpack('!I', ...), ntohl()) and call recv() until \
+    exactly that many payload bytes are in, not until some other count or a close";
+/// The bytes after a frame were thrown away.
+pub const HINT_KEEP_REST: &str = "one recv() may return the end of a frame and the \
     start of the next: keep the bytes beyond the current frame for the next one, never throw \
     them away";
 /// The length is in host order.
@@ -24,7 +30,8 @@ pub const HINT_DROP: &str =
 /// An empty reply was not sent.
 pub const HINT_EMPTY: &str = "a payload of 10 characters or fewer leaves nothing, and the reply \
     is still a frame: the 4-byte length 0 with no payload";
-pub(super) const HINT_BYTES_REPR: &str = "print(payload) on bytes shows b'...': decode the \
+/// Bytes were printed with their Python repr.
+pub const HINT_BYTES_REPR: &str = "print(payload) on bytes shows b'...': decode the \
     payload first (print(payload.decode())), or write the bytes to sys.stdout.buffer";
 /// 10 bytes were dropped instead of 10 characters.
 pub const HINT_CHARS: &str = "drop 10 characters, not 10 bytes: decode the payload as UTF-8 \
@@ -65,7 +72,7 @@ pub fn reply_symptom(fault: FrameFault) -> Option<&'static str> {
         FrameFault::NoHeader {
             got: 0,
             end: End::Deadline,
-        } => Some(HINT_PARTIAL),
+        } => Some(HINT_SILENT),
         FrameFault::WrongLength { declared, want } if declared < want => Some(HINT_PARTIAL),
         FrameFault::WrongLength { .. } => Some(HINT_OTHER_LENGTH),
         _ => None,
@@ -304,13 +311,16 @@ pub struct Step {
 /// Which step a server's death is blamed on, from the order of events: the connection it
 /// died on is the last one it sent bytes to (`last_reply`: that connection and when), or the
 /// first connection when it answered none; the blame is that connection's last action after
-/// its last reply and before the server was first seen dead (`seen_dead_at`: the number of
-/// steps done by then). A server that serves one client at a time dies on the client it was
-/// serving, even when the suite had connected the next one before the death showed.
+/// its last reply, before the server ended that connection itself (`server_ended`: when the
+/// suite saw it close or reset each connection) and before the server was first seen dead
+/// (`seen_dead_at`: the number of steps done by then). A server that serves one client at a
+/// time dies on the client it was serving, even when the suite had connected the next one
+/// (or closed this one) before the death showed.
 pub fn blame(
     steps: &[Step],
     seen_dead_at: Option<usize>,
     last_reply: Option<(&str, std::time::Instant)>,
+    server_ended: &[(String, std::time::Instant)],
 ) -> Option<usize> {
     let before = seen_dead_at.unwrap_or(steps.len()).min(steps.len());
     let conn = match last_reply {
@@ -318,11 +328,18 @@ pub fn blame(
         None => steps.first()?.client.as_str(),
     };
     let since = last_reply.map(|(_, at)| at);
+    let until = server_ended
+        .iter()
+        .filter(|(c, _)| c == conn)
+        .map(|(_, at)| *at)
+        .min();
     let of_conn = |i: &usize| steps[*i].client == conn;
     (0..before)
         .rev()
         .filter(of_conn)
-        .find(|i| since.is_none_or(|t| steps[*i].at >= t))
+        .find(|i| {
+            since.is_none_or(|t| steps[*i].at >= t) && until.is_none_or(|t| steps[*i].at <= t)
+        })
         .or_else(|| (0..before).rev().find(of_conn))
         .or_else(|| before.checked_sub(1))
 }

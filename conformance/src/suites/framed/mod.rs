@@ -73,6 +73,7 @@ pub static CHECKS: &[Check] = &[
     LOST_SERVER[1].check, // framed.client.server-reset
     LOST_SERVER[2].check, // framed.client.server-close-mid-reply
     client::MULTIBYTE_LINE,
+    client::RECEIVE_CONTRACT,
 ];
 
 /// The case of a family table that the running check is. A table line's check has the

@@ -12,7 +12,7 @@ use super::{bulk, case_of};
 use crate::check::{Check, CheckResult, Level};
 use crate::driver::Ctx;
 
-use Level::{Informational as I, Required as R};
+use Level::{Recommended as C, Required as R};
 
 /// A payload of one exchange.
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +75,7 @@ pub(super) const EXCHANGES: &[Exchanges] = &[
     Exchanges::new(Check::new("framed.server.pipelined", R, "003 §3 test 1 (multiple messages in parallel); §2.4.2", "three 1500-byte frames sent back to back before any read: three replies in order", exchanges), &[Text(SERIES), Text(SERIES), Text(SERIES)], One, false, Some(HINT_KEEP_REST)),
     Exchanges::new(Check::new("framed.server.coalesced", R, "003 §2.4.2 (recv() may return data from multiple packets)", "two frames in one write get two replies", exchanges), &[Text(60), Text(45)], One, false, Some(HINT_KEEP_REST)),
     Exchanges::new(Check::new("framed.server.short-payloads", R, "003 §1 start(): removes the first 10 characters", "payloads of 0, 1 and 10 characters are each answered with an empty frame", exchanges), &[Given(b"", "an empty payload (the 4 bytes 00 00 00 00)"), Given(b"x", "the 1-character payload \"x\""), Given(b"0123456789", "the 10-character payload \"0123456789\"")], Each, false, Some(HINT_EMPTY)),
-    Exchanges::new(Check::new("framed.server.multibyte", I, "003 §1 start(): the first 10 characters", "multibyte UTF-8: the first 10 characters (not bytes) are dropped", exchanges), &[Given(MULTIBYTE.as_bytes(), "a UTF-8 payload whose first 10 characters take 2 bytes each")], Each, false, Some(HINT_CHARS)),
+    Exchanges::new(Check::new("framed.server.multibyte", C, "003 §1 start(): the first 10 characters; §1.1 ([payload length] stores the number of bytes)", "multibyte UTF-8: the first 10 characters (not bytes) are dropped, and the reply's length counts bytes", exchanges), &[Given(MULTIBYTE.as_bytes(), "a UTF-8 payload whose first 10 characters take 2 bytes each")], Each, false, Some(HINT_CHARS)),
 ];
 
 /// What the `i`-th (from 0) of `n` payloads of a case is called in a failure.
@@ -131,8 +131,14 @@ fn exchanges(ctx: &mut Ctx) -> CheckResult {
             let all: Vec<u8> = sent.iter().flat_map(|(p, _)| frame(p)).collect();
             let what = format!("{n} frames in one write");
             s.send(&mut peer, &all, &what, timeout)?;
-            for (payload, what) in &sent {
+            // The case's mistake (bytes after a frame lost) shows only once the first reply
+            // has come: a first reply missing is something else.
+            s.scenario(None);
+            for (i, (payload, what)) in sent.iter().enumerate() {
                 s.expect_reply(&mut peer, payload, what, timeout)?;
+                if i == 0 {
+                    s.scenario(case.scenario);
+                }
             }
         }
     }

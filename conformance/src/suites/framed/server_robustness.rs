@@ -101,7 +101,8 @@ fn next_client(ctx: &mut Ctx) -> CheckResult {
             )?;
             // Let the server read the header (and maybe start waiting for 4 GiB of payload)
             // before the close; anything it sends back is ignored.
-            let _ = peer.recv_until_silence(REPLY_SILENCE, REPLY_SILENCE);
+            let got = peer.recv_until_silence(REPLY_SILENCE, REPLY_SILENCE);
+            s.saw(&peer, got.end);
             s.close(peer);
         }
         First::InvalidUtf8 => {
@@ -116,11 +117,12 @@ fn next_client(ctx: &mut Ctx) -> CheckResult {
             // Any reply (or none) is fine; it is read before the close, so the close is not a
             // reset (closing with unread bytes would be one), then the next client must be
             // served.
-            let _ = peer.recv_until(t.response(), Some(REPLY_SILENCE), |b| {
+            let got = peer.recv_until(t.response(), Some(REPLY_SILENCE), |b| {
                 b.get(..HEADER_LEN)
                     .and_then(header_len)
                     .is_some_and(|n| b.len() >= HEADER_LEN.saturating_add(n))
             });
+            s.saw(&peer, got.end);
             s.close(peer);
         }
     }

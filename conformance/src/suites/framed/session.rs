@@ -7,12 +7,14 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use super::frames::{describe_payload, first_difference, frame, read_frame, reply_of, text};
+use super::frames::{
+    FrameFault, describe_payload, first_difference, frame, read_frame, reply_of, text,
+};
 use super::hints::{self, Death, HINT_CHARS, Step};
 use crate::check::{Failure, Stop, fail};
 use crate::driver::peer::Dir;
 use crate::driver::subject::describe_status;
-use crate::driver::{Ctx, Peer, Stream, Subject, Transcript};
+use crate::driver::{Ctx, End, Peer, Stream, Subject, Transcript};
 use crate::timing::Timing;
 use codec::framed::DROPPED_CHARS;
 
@@ -23,6 +25,8 @@ pub(super) struct Session {
     log: Transcript,
     /// What the suite's clients did, in order.
     steps: Vec<Step>,
+    /// When the suite saw the server close or reset each connection.
+    server_ended: Vec<(String, Instant)>,
     /// How many steps were done when the server was first seen to have ended.
     seen_dead_at: Option<usize>,
     /// The hint for what the current part of the scenario tests (see [`Session::scenario`]).
@@ -37,6 +41,7 @@ impl Session {
             t: *ctx.timing(),
             log: ctx.transcript().clone(),
             steps: Vec::new(),
+            server_ended: Vec::new(),
             seen_dead_at: None,
             scenario: None,
         })
@@ -84,8 +89,13 @@ impl Session {
             .rev()
             .find(|e| e.dir == Dir::Received && e.len > 0)
             .map(|e| (e.peer.as_str(), e.at));
-        hints::blame(&self.steps, self.seen_dead_at, last_reply)
-            .map(|i| format!("{} {}", self.steps[i].client, self.steps[i].what))
+        hints::blame(
+            &self.steps,
+            self.seen_dead_at,
+            last_reply,
+            &self.server_ended,
+        )
+        .map(|i| format!("{} {}", self.steps[i].client, self.steps[i].what))
     }
 
     /// Connects a new client ("client N").
@@ -145,6 +155,14 @@ impl Session {
         self.step(peer, &format!("sent {what}"));
         peer.send_pieces(pieces, pause)
             .map_err(|e| self.explain(e, None))
+    }
+
+    /// Notes how a receive on `peer` ended: a close or reset by the server bounds the blame.
+    pub fn saw(&mut self, peer: &Peer, end: End) {
+        if matches!(end, End::Closed | End::Reset) {
+            self.server_ended
+                .push((peer.label().to_owned(), Instant::now()));
+        }
     }
 
     /// Closes `peer` cleanly (FIN).
@@ -253,6 +271,11 @@ impl Session {
         let got = match read_frame(peer, want, timeout, "server") {
             Ok(got) => got,
             Err(bad) => {
+                if let FrameFault::NoHeader { end, .. } | FrameFault::ShortPayload { end, .. } =
+                    bad.fault
+                {
+                    self.saw(peer, end);
+                }
                 let stop = fail(expected, bad.actual);
                 let hint = hints::reply_evidence(bad.fault, sent, want)
                     .or(self.scenario)
