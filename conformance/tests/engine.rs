@@ -16,6 +16,10 @@ use conformance::suites::{self, hello};
 use conformance::timing::Timing;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+#[path = "engine/framed_hints.rs"]
+mod framed_hints;
+use framed_hints::*;
+
 type TestResult = Result<(), Failed>;
 
 fn ensure(cond: bool, msg: impl std::fmt::Display) -> TestResult {
@@ -566,6 +570,21 @@ fn main() {
         registry::new_derives_suite_and_role_from_the_id,
         registry::retired_ids_are_never_registered,
         registry::every_prerequisite_names_a_registered_check_of_its_suite,
+        framed_hints::traceback_names_last_frame_and_exception,
+        framed_hints::traceback_cause_carries_frame_and_line,
+        framed_hints::reply_length_evidence_names_the_mistake,
+        framed_hints::server_death_hint_follows_the_evidence,
+        framed_hints::death_is_blamed_on_the_connection_served,
+        framed_hints::client_hint_follows_its_end,
+        framed_hints::reset_crash_server_blames_the_reset,
+        framed_hints::strict_decode_server_is_told_about_decoding,
+        framed_hints::exit_zero_server_is_told_it_returned,
+        framed_hints::char_length_server_is_told_to_count_bytes,
+        framed_hints::silent_first_reply_is_not_blamed_on_the_rest,
+        framed_hints::lost_rest_is_named_by_the_scenario,
+        framed_hints::echoing_server_is_told_to_drop,
+        framed_hints::reset_crash_client_is_told_to_catch,
+        framed_hints::char_length_client_is_told_to_count_bytes,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }
