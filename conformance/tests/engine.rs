@@ -585,6 +585,8 @@ fn main() {
         framed_hints::echoing_server_is_told_to_drop,
         framed_hints::reset_crash_client_is_told_to_catch,
         framed_hints::char_length_client_is_told_to_count_bytes,
+        framed_hints::adapter_contract_mark_matches_the_suite,
+        framed_hints::spinning_client_is_told_about_mid_frame_close,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }

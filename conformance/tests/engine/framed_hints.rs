@@ -386,3 +386,26 @@ pub fn traceback_cause_carries_frame_and_line() -> TestResult {
         "cause text",
     )
 }
+
+pub fn adapter_contract_mark_matches_the_suite() -> TestResult {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/adapters/framed.py");
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let line = format!("CONTRACT_MARK = {:?}", framed::ADAPTER_CONTRACT_MARK);
+    ensure(
+        text.lines().any(|l| l == line),
+        format!("{path} has no line {line}"),
+    )
+}
+
+pub fn spinning_client_is_told_about_mid_frame_close() -> TestResult {
+    let f = fails(
+        "framed.client.server-close-mid-reply",
+        "python3 {dir}/client.py --defect spin-mid-frame",
+    )?;
+    ensure(
+        f.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("inside a frame")),
+        f.text(),
+    )
+}

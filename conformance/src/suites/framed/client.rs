@@ -427,9 +427,15 @@ fn lost_server(ctx: &mut Ctx) -> CheckResult {
         "after the first reply the server {how}: at its next send or receive the client prints a line starting `ERROR` and exits with a non-zero status"
     );
     if fin.timed_out || fin.flooded {
-        return Err(fail(expected, fin.describe_end()).hint(
-            "recv() returning 0 (b'' in Python) or failing means the server is gone: print ERROR and exit(1); do not wait or retry",
-        ));
+        let hint = if case.after == After::CloseMidReply {
+            "recv() returning 0 (b'' in Python) inside a frame, before the bytes its length \
+             announced, means the server is gone too: the loop that gathers a payload must stop \
+             on it, print ERROR and exit(1), not call recv() again"
+        } else {
+            "recv() returning 0 (b'' in Python) or failing means the server is gone: print \
+             ERROR and exit(1); do not wait or retry"
+        };
+        return Err(fail(expected, fin.describe_end()).hint(hint));
     }
     let error_line = fin
         .lines()

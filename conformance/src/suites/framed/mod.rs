@@ -30,6 +30,7 @@ mod server;
 mod server_robustness;
 mod session;
 
+pub use client::ADAPTER_CONTRACT_MARK;
 pub use frames::FrameFault;
 
 /// The framed suite.
