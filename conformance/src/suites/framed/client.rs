@@ -19,6 +19,10 @@ use crate::timing::{EXIT, RESPONSE};
 
 use Level::{Recommended as C, Required as R};
 
+/// A client whose frames are misread cannot be judged on anything else: every other client
+/// check begins with exchanges, and is reported blocked by this one when it fails.
+const NEEDS: &[&str] = &["framed.client.sends-frames"];
+
 /// What the fake server saw of one client run.
 #[derive(Default)]
 struct Seen {
@@ -278,7 +282,8 @@ pub static PRINTS_REPLIES: Check = Check::new(
     "003 §1 receive_message()",
     "each reply payload is printed as a line, in order",
     prints_replies,
-);
+)
+.needs(NEEDS);
 
 fn prints_replies(ctx: &mut Ctx) -> CheckResult {
     let lines = lines_of(&[
@@ -299,7 +304,8 @@ pub static SPLIT_REPLY: Check = Check::new(
     "003 §1 receive_message() (buffer incoming messages)",
     "a reply delivered in small pieces with pauses is printed whole",
     split_reply,
-);
+)
+.needs(NEEDS);
 
 fn split_reply(ctx: &mut Ctx) -> CheckResult {
     let lines = lines_of(&[SEED_EXAMPLE, b"0123456789then a reply in one piece"]);
@@ -329,7 +335,8 @@ pub static LARGE_REPLY: Check = Check::new(
     "003 §1 receive_message(); §3 test 1 (long message)",
     "a 650000-byte reply is printed whole",
     large_reply,
-);
+)
+.needs(NEEDS);
 
 fn large_reply(ctx: &mut Ctx) -> CheckResult {
     let line = text("a line of 650010 characters", LARGE + DROPPED_CHARS);
@@ -391,9 +398,9 @@ impl LostServer {
 /// The lost-server family, one line per case (the runner finds its case by the check's ID).
 #[rustfmt::skip]
 pub(super) const LOST_SERVER: &[LostServer] = &[
-    LostServer::new(Check::new("framed.client.server-close", R, "003 §3 test 2 (server shuts down); §2.5", "the server closes: a line starting `ERROR`, a non-zero exit, in time", lost_server), After::Close, "closed the connection"),
-    LostServer::new(Check::new("framed.client.server-reset", R, "003 §2.5 (Connection Reset by Peer); §3 test 2", "the server resets: a line starting `ERROR`, a non-zero exit, in time", lost_server), After::Reset, "reset the connection"),
-    LostServer::new(Check::new("framed.client.server-close-mid-reply", R, "003 §2.5 (a 0-byte recv() means the connection closed); §1 receive_message()", "the server closes in the middle of a reply frame: a line starting `ERROR`, a non-zero exit, in time", lost_server), After::CloseMidReply, "closed the connection in the middle of the second reply (its header announced more bytes than came)"),
+    LostServer::new(Check::new("framed.client.server-close", R, "003 §3 test 2 (server shuts down); §2.5", "the server closes: a line starting `ERROR`, a non-zero exit, in time", lost_server).needs(NEEDS), After::Close, "closed the connection"),
+    LostServer::new(Check::new("framed.client.server-reset", R, "003 §2.5 (Connection Reset by Peer); §3 test 2", "the server resets: a line starting `ERROR`, a non-zero exit, in time", lost_server).needs(NEEDS), After::Reset, "reset the connection"),
+    LostServer::new(Check::new("framed.client.server-close-mid-reply", R, "003 §2.5 (a 0-byte recv() means the connection closed); §1 receive_message()", "the server closes in the middle of a reply frame: a line starting `ERROR`, a non-zero exit, in time", lost_server).needs(NEEDS), After::CloseMidReply, "closed the connection in the middle of the second reply (its header announced more bytes than came)"),
 ];
 
 /// How a finished run ended, as evidence for hints.
@@ -480,7 +487,8 @@ pub static MULTIBYTE_LINE: Check = Check::new(
     "003 §1.1 ([payload length] stores the number of bytes)",
     "a multibyte UTF-8 line is sent with its length in bytes, and its reply printed",
     multibyte,
-);
+)
+.needs(NEEDS);
 
 fn multibyte(ctx: &mut Ctx) -> CheckResult {
     let lines = vec![MULTIBYTE.as_bytes().to_vec()];
@@ -503,7 +511,7 @@ pub static RECEIVE_CONTRACT: Check = Check::new(
     "class-based clients (through the adapter): a server's reset makes receive_message() return (\"\", False); no method raises",
     receive_contract,
 )
-.needs(&["framed.client.sends-frames"]);
+.needs(NEEDS);
 
 fn receive_contract(ctx: &mut Ctx) -> CheckResult {
     let lines: Vec<Vec<u8>> = (1..=3)

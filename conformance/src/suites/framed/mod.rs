@@ -77,6 +77,11 @@ pub static CHECKS: &[Check] = &[
     client::RECEIVE_CONTRACT,
 ];
 
+/// "Served" means the exact reply: a server that cannot answer one small frame cannot be
+/// judged on anything else, and every other server check is reported blocked by this one
+/// when it fails (instead of repeating its message).
+const NEEDS_ECHO: &[&str] = &["framed.server.echo-small"];
+
 /// The case of a family table that the running check is. A table line's check has the
 /// family's runner as its body, so the case is always found; an ID missing from its table
 /// would be the suite's own bug, reported as errored.

@@ -8,7 +8,7 @@ use codec::framed::HEADER_LEN;
 use super::frames::{LARGE, MEDIUM, MULTIBYTE, SEED_EXAMPLE, SERIES, SMALL, frame, text};
 use super::hints::{HINT_CHARS, HINT_EMPTY, HINT_KEEP_REST, HINT_PARTIAL};
 use super::session::Session;
-use super::{bulk, case_of};
+use super::{NEEDS_ECHO as NEEDS, bulk, case_of};
 use crate::check::{Check, CheckResult, Level};
 use crate::driver::Ctx;
 
@@ -69,13 +69,13 @@ use Write::{EachAfterReply as Each, OneWrite as One};
 #[rustfmt::skip]
 pub(super) const EXCHANGES: &[Exchanges] = &[
     Exchanges::new(Check::new("framed.server.echo-small", R, "003 §3 test 1 (short message); §1.1 message format", "a 32-byte payload is answered without its first 10 characters", exchanges), &[Text(SMALL)], Each, false, None),
-    Exchanges::new(Check::new("framed.server.echo-medium", R, "003 §3 test 1 (medium message); §2.4.2 buffering", "a 1245-byte payload is answered without its first 10 characters", exchanges), &[Text(MEDIUM)], Each, false, None),
-    Exchanges::new(Check::new("framed.server.echo-large", R, "003 §3 test 1 (long message); §2.4.2 buffering", "a 650000-byte payload is answered without its first 10 characters", exchanges), &[Text(LARGE)], Each, true, None),
-    Exchanges::new(Check::new("framed.server.series", R, "003 §3 test 1 (multiple messages in series)", "three 1500-byte messages, each answered before the next is sent", exchanges), &[Text(SERIES), Text(SERIES), Text(SERIES)], Each, false, None),
-    Exchanges::new(Check::new("framed.server.pipelined", R, "003 §3 test 1 (multiple messages in parallel); §2.4.2", "three 1500-byte frames sent back to back before any read: three replies in order", exchanges), &[Text(SERIES), Text(SERIES), Text(SERIES)], One, false, Some(HINT_KEEP_REST)),
-    Exchanges::new(Check::new("framed.server.coalesced", R, "003 §2.4.2 (recv() may return data from multiple packets)", "two frames in one write get two replies", exchanges), &[Text(60), Text(45)], One, false, Some(HINT_KEEP_REST)),
-    Exchanges::new(Check::new("framed.server.short-payloads", R, "003 §1 start(): removes the first 10 characters", "payloads of 0, 1 and 10 characters are each answered with an empty frame", exchanges), &[Given(b"", "an empty payload (the 4 bytes 00 00 00 00)"), Given(b"x", "the 1-character payload \"x\""), Given(b"0123456789", "the 10-character payload \"0123456789\"")], Each, false, Some(HINT_EMPTY)),
-    Exchanges::new(Check::new("framed.server.multibyte", C, "003 §1 start(): the first 10 characters; §1.1 ([payload length] stores the number of bytes)", "multibyte UTF-8: the first 10 characters (not bytes) are dropped, and the reply's length counts bytes", exchanges), &[Given(MULTIBYTE.as_bytes(), "a UTF-8 payload whose first 10 characters take 2 bytes each")], Each, false, Some(HINT_CHARS)),
+    Exchanges::new(Check::new("framed.server.echo-medium", R, "003 §3 test 1 (medium message); §2.4.2 buffering", "a 1245-byte payload is answered without its first 10 characters", exchanges).needs(NEEDS), &[Text(MEDIUM)], Each, false, None),
+    Exchanges::new(Check::new("framed.server.echo-large", R, "003 §3 test 1 (long message); §2.4.2 buffering", "a 650000-byte payload is answered without its first 10 characters", exchanges).needs(NEEDS), &[Text(LARGE)], Each, true, None),
+    Exchanges::new(Check::new("framed.server.series", R, "003 §3 test 1 (multiple messages in series)", "three 1500-byte messages, each answered before the next is sent", exchanges).needs(NEEDS), &[Text(SERIES), Text(SERIES), Text(SERIES)], Each, false, None),
+    Exchanges::new(Check::new("framed.server.pipelined", R, "003 §3 test 1 (multiple messages in parallel); §2.4.2", "three 1500-byte frames sent back to back before any read: three replies in order", exchanges).needs(NEEDS), &[Text(SERIES), Text(SERIES), Text(SERIES)], One, false, Some(HINT_KEEP_REST)),
+    Exchanges::new(Check::new("framed.server.coalesced", R, "003 §2.4.2 (recv() may return data from multiple packets)", "two frames in one write get two replies", exchanges).needs(NEEDS), &[Text(60), Text(45)], One, false, Some(HINT_KEEP_REST)),
+    Exchanges::new(Check::new("framed.server.short-payloads", R, "003 §1 start(): removes the first 10 characters", "payloads of 0, 1 and 10 characters are each answered with an empty frame", exchanges).needs(NEEDS), &[Given(b"", "an empty payload (the 4 bytes 00 00 00 00)"), Given(b"x", "the 1-character payload \"x\""), Given(b"0123456789", "the 10-character payload \"0123456789\"")], Each, false, Some(HINT_EMPTY)),
+    Exchanges::new(Check::new("framed.server.multibyte", C, "003 §1 start(): the first 10 characters; §1.1 ([payload length] stores the number of bytes)", "multibyte UTF-8: the first 10 characters (not bytes) are dropped, and the reply's length counts bytes", exchanges).needs(NEEDS), &[Given(MULTIBYTE.as_bytes(), "a UTF-8 payload whose first 10 characters take 2 bytes each")], Each, false, Some(HINT_CHARS)),
 ];
 
 /// What the `i`-th (from 0) of `n` payloads of a case is called in a failure.
@@ -151,7 +151,8 @@ pub static PIECES: Check = Check::new(
     "003 §2.4.2 (recv() may return part of a packet)",
     "header and payload arriving in small pieces with pauses are answered",
     pieces,
-);
+)
+.needs(NEEDS);
 
 fn pieces(ctx: &mut Ctx) -> CheckResult {
     let mut s = Session::start(ctx)?;

@@ -3,9 +3,9 @@
 
 use codec::framed::HEADER_LEN;
 
-use super::case_of;
 use super::frames::{SMALL, frame, header_len, text};
 use super::session::Session;
+use super::{NEEDS_ECHO as NEEDS, case_of};
 use crate::check::{Check, CheckResult, Level};
 use crate::driver::Ctx;
 use crate::timing::REPLY_SILENCE;
@@ -61,10 +61,10 @@ const HINT_UTF8: &str = "decode with error handling (payload.decode('utf-8', 're
 /// The next-client family, one line per case (the runner finds its case by the check's ID).
 #[rustfmt::skip]
 pub(super) const NEXT_CLIENT: &[NextClient] = &[
-    NextClient::new(Check::new("framed.server.next-client-after-close", R, "003 §3 test 3 (client disconnects, new client connects)", "a client closes, then a new client is served", next_client), First::Close, "two clients in turn", HINT_CLOSED),
-    NextClient::new(Check::new("framed.server.next-client-after-reset", R, "003 §2.5 (ConnectionResetError); §3 test 3", "a client resets its connection, then a new client is served", next_client), First::Reset, "a client reset its connection", HINT_RESET),
-    NextClient::new(Check::new("framed.server.huge-length", C, "003 §2.4.2 (buffer until the message is received)", "a declared length of 0xFFFFFFFF then a close: the server lives on and serves the next client", next_client), First::HugeLength, "a client declared a length of 0xFFFFFFFF and closed", HINT_HUGE),
-    NextClient::new(Check::new("framed.server.invalid-utf8", C, "003 §1 start() (the payload is a string)", "a payload that is not UTF-8: the server serves the next client", next_client), First::InvalidUtf8, "a payload that is not UTF-8", HINT_UTF8),
+    NextClient::new(Check::new("framed.server.next-client-after-close", R, "003 §3 test 3 (client disconnects, new client connects)", "a client closes, then a new client is served", next_client).needs(NEEDS), First::Close, "two clients in turn", HINT_CLOSED),
+    NextClient::new(Check::new("framed.server.next-client-after-reset", R, "003 §2.5 (ConnectionResetError); §3 test 3", "a client resets its connection, then a new client is served", next_client).needs(NEEDS), First::Reset, "a client reset its connection", HINT_RESET),
+    NextClient::new(Check::new("framed.server.huge-length", C, "003 §2.4.2 (buffer until the message is received)", "a declared length of 0xFFFFFFFF then a close: the server lives on and serves the next client", next_client).needs(NEEDS), First::HugeLength, "a client declared a length of 0xFFFFFFFF and closed", HINT_HUGE),
+    NextClient::new(Check::new("framed.server.invalid-utf8", C, "003 §1 start() (the payload is a string)", "a payload that is not UTF-8: the server serves the next client", next_client).needs(NEEDS), First::InvalidUtf8, "a payload that is not UTF-8", HINT_UTF8),
 ];
 
 /// The runner of [`NEXT_CLIENT`].
@@ -136,7 +136,8 @@ pub static BACKLOG: Check = Check::new(
     "003 §2.2 (listen backlog; one connection at a time)",
     "a second client connected while the first is served is served when the first leaves",
     backlog,
-);
+)
+.needs(NEEDS);
 
 fn backlog(ctx: &mut Ctx) -> CheckResult {
     let mut s = Session::start(ctx)?;
