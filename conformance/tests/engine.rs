@@ -18,6 +18,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 mod engine_hello;
 use engine_hello::*;
+#[path = "engine/framed_hints.rs"]
+mod framed_hints;
+use framed_hints::*;
 
 type TestResult = Result<(), Failed>;
 
@@ -760,6 +763,23 @@ fn main() {
         engine_hello::proc_readers_parse_connections_and_cpu_time,
         schedule::expected_durations_name_registered_checks,
         schedule::longest_checks_start_first,
+        framed_hints::traceback_names_last_frame_and_exception,
+        framed_hints::traceback_cause_carries_frame_and_line,
+        framed_hints::reply_length_evidence_names_the_mistake,
+        framed_hints::server_death_hint_follows_the_evidence,
+        framed_hints::death_is_blamed_on_the_connection_served,
+        framed_hints::client_hint_follows_its_end,
+        framed_hints::reset_crash_server_blames_the_reset,
+        framed_hints::strict_decode_server_is_told_about_decoding,
+        framed_hints::exit_zero_server_is_told_it_returned,
+        framed_hints::char_length_server_is_told_to_count_bytes,
+        framed_hints::silent_first_reply_is_not_blamed_on_the_rest,
+        framed_hints::lost_rest_is_named_by_the_scenario,
+        framed_hints::echoing_server_is_told_to_drop,
+        framed_hints::reset_crash_client_is_told_to_catch,
+        framed_hints::char_length_client_is_told_to_count_bytes,
+        framed_hints::adapter_contract_mark_matches_the_suite,
+        framed_hints::spinning_client_is_told_about_mid_frame_close,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }
