@@ -35,6 +35,10 @@ struct Cli {
 enum Cmd {
     /// Run a suite against your programs (or, with neither command, the references).
     Run(RunArgs),
+    /// Every client against every server of one protocol (`conformance interop --help`).
+    Interop(conformance::interop::cli::Args),
+    /// Live fuzzing of a server (`conformance fuzz --help`).
+    Fuzz(conformance::fuzz::cli::Args),
     /// List the checks.
     List {
         /// One suite (default: all).
@@ -423,6 +427,8 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run(a),
         Cmd::Grade(a) => grade::grade(a),
         Cmd::GradescopeBundle(a) => grade::bundle::bundle(a),
+        Cmd::Interop(a) => conformance::interop::cli::main(a),
+        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::List { suite, format } => {
             let chosen = match suite
                 .as_deref()
