@@ -41,6 +41,9 @@ impl Mode {
 /// The checks not finished yet, by short name.
 fn pending_text(pending: &[&'static Check]) -> String {
     const SHOWN: usize = 3;
+    if pending.is_empty() {
+        return "nothing (finishing)".to_owned();
+    }
     let names: Vec<&str> = pending.iter().take(SHOWN).map(|c| c.behaviour()).collect();
     let more = pending.len().saturating_sub(SHOWN);
     if more > 0 {
@@ -119,20 +122,28 @@ impl Progress {
 
     /// A check finished; `line` (if any) is printed on stdout above the bar.
     pub fn done(&self, r: &CheckReport, line: Option<String>) {
-        {
+        let text = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(i) = p.iter().position(|c| std::ptr::eq(*c, r.check)) {
                 p.remove(i);
             }
-        }
-        match (&self.bar, line) {
-            (Some(b), Some(l)) => {
-                b.suspend(|| println!("{l}"));
+            pending_text(&p)
+        };
+        match &self.bar {
+            Some(b) => {
+                // Counted and renamed before the line goes out, so the bar never shows a
+                // finished check as running.
                 b.inc(1);
+                b.set_message(text);
+                if let Some(l) = line {
+                    b.suspend(|| println!("{l}"));
+                }
             }
-            (Some(b), None) => b.inc(1),
-            (None, Some(l)) => println!("{l}"),
-            (None, None) => {}
+            None => {
+                if let Some(l) = line {
+                    println!("{l}");
+                }
+            }
         }
     }
 
