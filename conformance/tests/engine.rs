@@ -585,6 +585,54 @@ fn every_prerequisite_names_a_registered_check_of_its_suite() -> TestResult {
     Ok(())
 }
 
+/// The run order's hints name real checks (a renamed check would silently lose its hint).
+fn expected_durations_name_registered_checks() -> TestResult {
+    for (id, _) in conformance::driver::runner::EXPECTED {
+        ensure(
+            suites::all_checks().any(|c| c.id == *id),
+            format!("driver/runner.rs EXPECTED names {id}, which is no registered check"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The longest expected check starts first; ties keep the registry's order.
+fn longest_checks_start_first() -> TestResult {
+    use conformance::driver::runner::{expected_duration, start_order};
+    let checks: Vec<&'static Check> = suites::all_checks().collect();
+    let timing = Timing::default();
+    let order = start_order(&checks, &timing);
+    let durations: Vec<Duration> = order
+        .iter()
+        .map(|&i| expected_duration(checks[i], &timing))
+        .collect();
+    ensure(
+        durations.windows(2).all(|w| w[0] >= w[1]),
+        "start order is not longest first",
+    )?;
+    let first = checks[order[0]].id;
+    ensure(
+        first == "multiclient.server.periodic-count",
+        format!("{first} starts first"),
+    )?;
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    ensure(
+        sorted == (0..checks.len()).collect::<Vec<_>>(),
+        "start order drops or repeats checks",
+    )?;
+    // Among equal hints the registry order stands (stable sort).
+    let same: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| {
+            expected_duration(checks[i], &timing)
+                == expected_duration(checks[order[order.len() - 1]], &timing)
+        })
+        .collect();
+    ensure(same.windows(2).all(|w| w[0] < w[1]), "ties reordered")
+}
+
 fn main() {
     let ours = args::split(std::env::args()).unwrap_or_else(|e| {
         eprintln!("engine tests: {e}");
@@ -626,6 +674,8 @@ fn main() {
         registry::new_derives_suite_and_role_from_the_id,
         registry::retired_ids_are_never_registered,
         registry::every_prerequisite_names_a_registered_check_of_its_suite,
+        schedule::expected_durations_name_registered_checks,
+        schedule::longest_checks_start_first,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }
