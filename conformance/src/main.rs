@@ -352,7 +352,7 @@ fn run(a: RunArgs) -> ExitCode {
     if live && let Some(h) = &header {
         println!("{h}");
     }
-    let progress = Progress::start(&checks, Mode::for_stderr());
+    let progress = Progress::start(&checks, &cfg.timing, Mode::for_stderr());
     let done = |r: &conformance::driver::CheckReport| {
         progress.done(r, live.then(|| human::line(r, color, false)));
     };
