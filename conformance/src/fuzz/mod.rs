@@ -308,13 +308,13 @@ impl Target {
             }
         }
         // What the server says to the input: at once (a close), or after a short silence.
-        let r = peer.recv_until_silence(Duration::from_millis(30), Duration::from_millis(200));
+        let r = peer.recv_until_silence(Duration::from_millis(30), ANSWER_WAIT);
         got.extend_from_slice(&r.bytes);
         match script.ending {
             Ending::Close => peer.close(),
             Ending::HalfClose => {
                 peer.shutdown_write();
-                let r = peer.recv_until_closed(Duration::from_millis(200));
+                let r = peer.recv_until_closed(ANSWER_WAIT);
                 got.extend_from_slice(&r.bytes);
                 peer.close();
             }
@@ -624,6 +624,10 @@ pub struct Options {
 /// Connections kept before a finding, replayed by the minimiser (a long-lived server's
 /// state may come from earlier inputs).
 const HISTORY: usize = 4;
+
+/// How long the server is given to answer an input (or close) before the oracle moves on.
+/// A loopback answer takes milliseconds; a later one is only missed, never a false finding.
+const ANSWER_WAIT: Duration = Duration::from_millis(150);
 
 /// Runs the fuzzer; findings are minimised; case files are written by the caller.
 pub fn run(suite: &'static Suite, opts: &Options) -> Result<(Stats, Vec<Reported>), Stop> {
