@@ -175,14 +175,16 @@ fn matrix_reaches_its_verdicts(def: MatrixDef) -> TestResult {
     )
 }
 
-/// The reports carry every cell: JSON parses with one entry per pair, JUnit has one
-/// testcase per pair, HTML holds the failing cell's transcript.
+/// The reports carry every cell: JSON parses with one entry per pair and the blame, JUnit has
+/// one testcase per pair and a failure for the failing one, HTML links the failing cell to
+/// its transcript.
 fn reports_carry_every_cell() -> TestResult {
     let suite = interop::suite("hello").ok_or("no hello")?;
     let dir = interop_dir();
     let s = command(&dir, None, "python3 {dir}/hello/bare_server.py")?;
+    let c = command(&dir, None, "python3 {dir}/../impls/hello/client.py")?;
     let servers = vec![Party::command(&s)?, Party::reference(&exe())];
-    let clients = vec![Party::reference(&exe())];
+    let clients = vec![Party::command(&c)?];
     let m = interop::run(
         suite,
         servers,
@@ -193,22 +195,29 @@ fn reports_carry_every_cell() -> TestResult {
             jobs: 2,
         },
     );
-    ensure(m.all_passed(), report::human(&m))?;
+    let blames: Vec<Option<Blame>> = m.cells.iter().map(|c| c.blame()).collect();
+    ensure(
+        blames == [Some(Blame::Server), None],
+        format!("{blames:?}\n{}", report::human(&m)),
+    )?;
     let json: serde_json::Value =
         serde_json::from_str(&report::json(&m)).map_err(|e| e.to_string())?;
+    let cells = json["cells"].as_array().ok_or("no cells array")?;
     ensure(
-        json["cells"].as_array().map(Vec::len) == Some(2),
-        "two cells in the JSON",
+        cells.len() == 2 && cells[0]["blame"] == "server" && cells[1]["status"] == "passed",
+        format!("JSON cells: {cells:?}"),
     )?;
     let junit = report::junit(&m);
     ensure(
-        junit.matches("<testcase").count() == 2,
-        format!("two testcases: {junit}"),
+        junit.matches("<testcase").count() == 2 && junit.matches("<failure").count() == 1,
+        format!("JUnit: {junit}"),
     )?;
     let html = report::html(&m);
     ensure(
-        html.contains("<table>") && html.contains("reference"),
-        "html matrix",
+        html.contains("href=\"#c0-0\"")
+            && html.contains("id=\"c0-0\"")
+            && html.contains("printed ERROR"),
+        "HTML links the failing cell to its findings and transcript",
     )
 }
 
