@@ -96,10 +96,14 @@ fn main() {
         let mut line = command.replace("{dir}", &dir.display().to_string());
         if let Some(src) = source {
             let out = tmp.join(name);
+            let mut words = src.split(' ');
+            let file = words.next().unwrap_or_default();
             let ok = Command::new("gcc")
-                .args(["-O2", "-Wall", "-Werror", "-pthread", "-o"])
+                .args(["-O2", "-Wall", "-Werror", "-pthread"])
+                .args(words)
+                .arg("-o")
                 .arg(&out)
-                .arg(dir.join(src))
+                .arg(dir.join(file))
                 .status()
                 .is_ok_and(|s| s.success());
             if !ok {
