@@ -29,16 +29,6 @@ use serde_json::Value;
 /// The suite under test, built by cargo for this test.
 const CONFORMANCE: &str = env!("CARGO_BIN_EXE_conformance");
 
-/// Our flags that take a value: removed from argv before libtest-mimic parses the rest.
-const OUR_FLAGS: &[&str] = &[
-    "--server-cmd",
-    "--client-cmd",
-    "--suite",
-    "--model",
-    "--slack",
-    "--period",
-];
-
 /// A whole `conformance run` on one impl must end within this (the slowest hello checks
 /// run in parallel; this is far beyond them). `CONFORMANCE_SELFTEST_DEADLINE` (seconds)
 /// overrides it for very slow machines.
@@ -159,10 +149,12 @@ fn parse_options() -> Options {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (text.clone(), None),
         };
-        if OUR_FLAGS.contains(&flag.as_str()) {
+        // One table of the harness flags for every test binary: conformance::args::FLAGS.
+        if let Some(ours) = conformance::args::flag(&flag) {
             let value = match inline {
                 Some(v) => Some(v),
-                None => argv.next().map(|v| v.to_string_lossy().into_owned()),
+                None if ours.takes_value => argv.next().map(|v| v.to_string_lossy().into_owned()),
+                None => None,
             };
             match flag.as_str() {
                 "--server-cmd" | "--client-cmd" => subject_given = true,
