@@ -37,7 +37,11 @@ fn restart_after_kill(ctx: &mut Ctx) -> CheckResult {
 /// Why the restarted server did not listen, from the evidence: a refused bind (its stderr,
 /// or the driver's cause) is the missing SO_REUSEADDR; any other end is told as it was.
 fn restart_failure(s: &mut Session, port: u16, stop: Stop) -> Stop {
-    let Stop::Fail(f) = stop else { return stop };
+    let Stop::Fail(mut f) = stop else {
+        return stop;
+    };
+    f.expected =
+        format!("restarted on port {port} at once after the kill, the server listens again");
     let bind_refused = matches!(f.cause, Some(Cause::AddrInUse { .. }))
         || s.server
             .capture()

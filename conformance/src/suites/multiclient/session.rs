@@ -170,7 +170,7 @@ impl Session {
     /// The failure for a line of `kind` for client `n` with `count` that did not come.
     pub fn missing(&mut self, kind: Kind, n: u64, count: u64, when: &str) -> Stop {
         let id = self.id(n);
-        let expected = format!("{when}, a line saying {}", exact(kind, id, count));
+        let expected = format!("{when}, a line saying `{}`", exact(kind, id, count));
         let lines = self.server.lines();
         let printed = quote_lines(&lines);
         let within = self.response().as_secs_f64();
@@ -189,17 +189,25 @@ impl Session {
                 .clone()
                 .or_else(|| self.steps.last().cloned())
                 .unwrap_or_else(|| "it started".to_owned());
+            let cause = exit_cause(s);
+            let hint = match cause {
+                Cause::Signal { signal } => format!(
+                    "it crashed (signal {signal}) right after {after}: look at what the server \
+                     does then (a NULL or freed pointer, an unchecked error); {HINT_DIED}"
+                ),
+                _ => format!("it exited right after {after}; {HINT_DIED}"),
+            };
             return Stop::Fail(
                 Failure::new(
                     expected,
                     format!(
-                        "the server ended with {} after {after}{}; it printed: {printed}",
+                        "the server ended ({}) after {after}{}; it printed: {printed}",
                         describe_status(s),
                         self.server.stderr_quote()
                     ),
                 )
-                .hint(HINT_DIED)
-                .cause(exit_cause(s)),
+                .hint(hint)
+                .cause(cause),
             );
         }
         let same: Vec<Event> = events_in(&lines)
