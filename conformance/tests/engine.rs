@@ -831,7 +831,7 @@ mod mc_hints {
         )?;
         ensure(
             f.actual
-                .contains("exit status 3 after client 1 reset its connection"),
+                .contains("(exit status 3) after client 1 reset its connection"),
             &f.actual,
         )?;
         ensure(
