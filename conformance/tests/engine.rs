@@ -792,6 +792,11 @@ mod mc_hints {
         ensure(h.contains("capitals") && !h.contains("` = `"), &h)
     }
 
+    pub fn a_reused_id_is_told_as_given_before() -> TestResult {
+        let f = failure_of(&events::IDS_NEVER_REUSED, "--defect reuse-ids")?;
+        ensure(f.actual.contains("gives ID 2 again"), &f.actual)
+    }
+
     pub fn a_one_at_a_time_server_is_told_so() -> TestResult {
         let f = failure_of(&concurrency::CONCURRENT, "--defect call-not-thread")?;
         ensure(f.actual.contains("one client at a time"), &f.actual)
@@ -883,6 +888,7 @@ fn main() {
         mc_lines::late_ticks_after_a_flood_are_read_from_the_tail,
         mc_hints::ids_from_0_are_told_as_the_scheme_seen,
         mc_hints::wording_hint_names_the_missing_equals_or_the_case,
+        mc_hints::a_reused_id_is_told_as_given_before,
         mc_hints::a_one_at_a_time_server_is_told_so,
         mc_hints::so_reuseaddr_is_named_only_for_a_refused_bind,
         mc_hints::a_dead_server_is_blamed_on_the_step_it_died_after,

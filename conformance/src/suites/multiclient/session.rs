@@ -248,6 +248,24 @@ impl Session {
                 ),
                 HINT_FORMAT.to_owned(),
             )
+        } else if let Some((newest, reused)) =
+            newest_connect(&lines, n).filter(|_| kind == Kind::Connected)
+        {
+            let what = if reused {
+                format!("gives ID {} again, an ID it gave before", newest.id)
+            } else {
+                format!("names client {}", newest.id)
+            };
+            (
+                format!(
+                    "its newest connect line {what}, where by its own numbering (first client \
+                     {}) this connection is client {id}; the server printed: {printed}",
+                    self.base.unwrap_or(1)
+                ),
+                "keep a counter that only ever grows for IDs (one more per accepted connection); \
+                 do not reuse a free slot's number"
+                    .to_owned(),
+            )
         } else {
             (
                 format!("none within {within:.1} s; the server printed: {printed}"),
@@ -264,6 +282,22 @@ impl Session {
         };
         Stop::Fail(Failure::new(expected, actual).hint(hint))
     }
+}
+
+/// When the server has printed a connect line for each of the suite's `n` connections (so
+/// the last one announced this connection under another ID): the newest connect line's
+/// event, and whether its ID was given before.
+fn newest_connect(lines: &[Line], n: u64) -> Option<(Event, bool)> {
+    let connects: Vec<Event> = events_in(lines)
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.kind == Kind::Connected)
+        .collect();
+    if u64::try_from(connects.len()).unwrap_or(u64::MAX) < n {
+        return None;
+    }
+    let (newest, before) = connects.split_last()?;
+    Some((*newest, before.iter().any(|e| e.id == newest.id)))
 }
 
 /// The event lines among `lines`, with when they arrived.
