@@ -219,7 +219,26 @@ fn hello_gradebook_in_shards_merged_and_not_graded_twice() -> TestResult {
         log.matches("graded before").count() == 3,
         format!("re-run log:\n{log}"),
     )?;
-    ensure(gradebook(&a)? == ra, "the re-run changed the gradebook")
+    ensure(gradebook(&a)? == ra, "the re-run changed the gradebook")?;
+    // Under another config (here: one more comment) the same folders are graded anew.
+    let other = tmp.path().join("other.toml");
+    let text = io(std::fs::read_to_string(&config), "config")?;
+    io(std::fs::write(&other, text + "# changed\n"), "config")?;
+    let log = grade(
+        &[
+            "--config",
+            &other.display().to_string(),
+            "--out",
+            &a.display().to_string(),
+            "--shard",
+            "1/2",
+        ],
+        &subs,
+    )?;
+    ensure(
+        !log.contains("graded before") && gradebook(&a)? == ra,
+        format!("another config's re-run:\n{log}"),
+    )
 }
 
 /// Grades an assignment's fixture submissions in one run and compares the gradebook.
