@@ -231,7 +231,19 @@ fn check_printed(fin: &Finished, wants: &[&[u8]]) -> Result<(), Stop> {
                         .or_else(|| t.strip_prefix("b\""))
                         .is_some_and(|rest| rest.contains(w.trim_start()))
                 });
-                return Err(if earlier {
+                let death = death_of(fin);
+                let crash = if fin.timed_out || fin.flooded {
+                    None
+                } else {
+                    hints::client_crash(&death)
+                };
+                return Err(if let Some(h) = crash {
+                    let stop = stop.hint(h);
+                    match &death.traceback {
+                        Some(tb) => stop.cause(tb.cause()),
+                        None => stop.cause(death.cause()),
+                    }
+                } else if earlier {
                     stop.hint("print each reply once, in the order received")
                 } else if repr {
                     stop.hint(HINT_BYTES_REPR)
