@@ -1106,6 +1106,7 @@ fn main() {
         framed_hints::char_length_client_is_told_to_count_bytes,
         framed_hints::adapter_contract_mark_matches_the_suite,
         framed_hints::spinning_client_is_told_about_mid_frame_close,
+        framed_hints::crashed_client_is_told_its_exception,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }
