@@ -109,6 +109,15 @@ struct RunArgs {
     /// Checks run at once (each with its own processes and ports).
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 8)]
     jobs: usize,
+    /// Memory of each subject, in MiB (cgroup limit; address-space limit where there is none).
+    #[arg(long = "memory", value_name = "MIB", default_value_t = conformance::driver::command::DEFAULT_MEMORY >> 20)]
+    memory: u64,
+    /// CPU seconds of each subject process.
+    #[arg(long = "cpu-time", value_name = "SECS", default_value_t = conformance::driver::command::DEFAULT_CPU_SECS)]
+    cpu_time: u64,
+    /// Processes and threads of each subject at once (cgroup pids.max, where available).
+    #[arg(long = "max-procs", value_name = "N", default_value_t = conformance::driver::command::DEFAULT_MAX_PROCS)]
+    max_procs: u64,
     /// List the checks that would run, and exit.
     #[arg(long)]
     list: bool,
@@ -307,7 +316,12 @@ fn run(a: RunArgs) -> ExitCode {
         model,
         timing,
         fixed_port: a.port,
-        limits: Default::default(),
+        limits: conformance::driver::Limits {
+            cpu_secs: a.cpu_time,
+            max_procs: a.max_procs,
+            ..Default::default()
+        }
+        .with_memory(a.memory << 20),
     });
     let checks: Vec<&'static Check> = chosen
         .iter()
@@ -352,13 +366,11 @@ fn run(a: RunArgs) -> ExitCode {
     if live && let Some(h) = &header {
         println!("{h}");
     }
-    let progress = Progress::start(&checks, Mode::for_stderr());
+    let progress = Progress::start(&checks, &cfg.timing, Mode::for_stderr());
     let done = |r: &conformance::driver::CheckReport| {
         progress.done(r, live.then(|| human::line(r, color, false)));
     };
-    let reports = run_checks(&checks, &cfg, a.jobs, &done);
-    progress.finish();
-    let info = RunInfo {
+    let mut info = RunInfo {
         suites: suite_names,
         server: cfg
             .server
@@ -375,9 +387,34 @@ fn run(a: RunArgs) -> ExitCode {
         slack,
         period: cfg.timing.period,
         started,
-        duration: clock.elapsed(),
+        duration: Duration::ZERO,
         rubric,
     };
+    {
+        // SIGINT/SIGTERM: subjects end at once, the finished checks are reported (marked
+        // incomplete on stderr), exit 130/143.
+        let (info, format) = (info.clone(), a.format);
+        conformance::driver::signals::install(move |sig, done| {
+            eprintln!(
+                "conformance: interrupted by signal {sig}: INCOMPLETE report of the {} \
+                 checks that finished",
+                done.len()
+            );
+            let info = RunInfo {
+                duration: clock.elapsed(),
+                ..info.clone()
+            };
+            let text = if format == Format::Human {
+                human::render(&info.suites, done, false, false, true)
+            } else {
+                report::render(format, &info, done)
+            };
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        });
+    }
+    let reports = run_checks(&checks, &cfg, a.jobs, &done);
+    progress.finish();
+    info.duration = clock.elapsed();
     for (format, path) in &outputs {
         if let Err(e) = std::fs::write(path, report::render(*format, &info, &reports)) {
             return usage_error(format!("cannot write the report {}: {e}", path.display()));
@@ -411,8 +448,15 @@ fn run(a: RunArgs) -> ExitCode {
     let all_errored = reports
         .iter()
         .all(|r| matches!(r.outcome, conformance::check::Outcome::Errored(_)));
+    // An errored check is the machine's problem: never a verdict of 1 on the program.
+    let any_errored = reports
+        .iter()
+        .any(|r| matches!(r.outcome, conformance::check::Outcome::Errored(_)));
     if all_errored {
         eprintln!("conformance: the suite could not run any check (see the errors above)");
+        ExitCode::from(2)
+    } else if any_errored {
+        eprintln!("conformance: the suite could not run some checks (errored above): exit 2");
         ExitCode::from(2)
     } else if report::passes(&reports, a.strict) {
         ExitCode::SUCCESS
@@ -425,10 +469,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Run(a) => run(a),
-        Cmd::Interop(a) => conformance::interop::cli::main(a),
-        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::Grade(a) => grade::grade(a),
         Cmd::GradescopeBundle(a) => grade::bundle::bundle(a),
+        Cmd::Interop(a) => conformance::interop::cli::main(a),
+        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::List { suite, format } => {
             let chosen = match suite
                 .as_deref()

@@ -9,12 +9,18 @@ use std::time::Duration;
 use conformance::args;
 use conformance::check::{Check, Level, RETIRED, Role, Stop};
 use conformance::driver::command::{CommandSpec, MARKER_VAR, fill};
-use conformance::driver::output::{MAX_LINE_BYTES, MAX_STREAM_BYTES};
+use conformance::driver::output::{LATE_LINES, MAX_HEAD_LINES, MAX_LINE_BYTES, MAX_STREAM_BYTES};
 use conformance::driver::{Ctx, Launch, RunConfig, Stream, SubjectCmd, procfs, wait_until};
 use conformance::report::list;
 use conformance::suites::{self, hello};
 use conformance::timing::Timing;
 use libtest_mimic::{Arguments, Failed, Trial};
+
+mod engine_hello;
+use engine_hello::*;
+#[path = "engine/framed_hints.rs"]
+mod framed_hints;
+use framed_hints::*;
 
 type TestResult = Result<(), Failed>;
 
@@ -173,6 +179,21 @@ fn sees_listener_forked_inside_the_group() -> TestResult {
     )
 }
 
+fn finds_the_listener_behind_a_wrapper_shell() -> TestResult {
+    // `sh run.sh` without exec: the shell is the program, python holds the listener.
+    let script = "import socket,sys,time; s=socket.socket(); s.bind((str(), int(sys.argv[1]))); \
+                  s.listen(); time.sleep(60)";
+    let mut ctx = ctx_with(&format!("sh -c 'python3 -c \"{script}\" \"$0\"; true'"));
+    let s = ctx.server().map_err(|e| format!("{e:?}"))?;
+    let listeners = s.listener_pids();
+    ensure(
+        listeners.len() == 1 && !listeners.contains(&s.pid()),
+        format!("listeners {listeners:?}, program {}", s.pid()),
+    )?;
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", listeners[0])).unwrap_or_default();
+    ensure(comm.starts_with("python"), format!("listener is {comm:?}"))
+}
+
 fn does_not_take_a_bound_socket_for_listening() -> TestResult {
     let script = "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); \
                   print('bound', flush=True); time.sleep(60)";
@@ -246,7 +267,7 @@ fn kills_forking_group_that_ignores_sigterm() -> TestResult {
             .is_some(),
         "no start",
     )?;
-    let pgid = s.pid();
+    let pgid = s.pgid();
     ensure(
         wait_until(Duration::from_secs(10), || {
             procfs::group_members(pgid).len() >= 3
@@ -275,13 +296,13 @@ fn kills_a_process_that_left_its_group() -> TestResult {
             .is_some(),
         "no start",
     )?;
-    let pgid = s.pid();
+    let (pid, pgid) = (s.pid(), s.pgid());
     // The escaped sleep: a process whose parent is the subject but whose group is not.
     let escaped = || {
         procfs::all_pids()
             .into_iter()
             .filter_map(procfs::stat)
-            .find(|p| p.ppid == pgid && p.pgrp != pgid && p.state != 'Z')
+            .find(|p| p.ppid == pid && p.pgrp != pgid && p.state != 'Z')
     };
     ensure(
         wait_until(Duration::from_secs(10), || escaped().is_some()),
@@ -292,6 +313,39 @@ fn kills_a_process_that_left_its_group() -> TestResult {
     ensure(survivors.is_empty(), format!("survivors: {survivors:?}"))?;
     ensure(
         procfs::stat(pid).is_none_or(|p| p.state == 'Z'),
+        format!("escaped pid {pid} still alive"),
+    )
+}
+
+fn kills_an_escaped_daemon_without_marker() -> TestResult {
+    // setsid and an empty environment: neither the group nor the marker finds it; the
+    // subject's namespace (or, without one, parentage) does.
+    let mut ctx = ctx_with(r#"sh -c 'setsid env -i sleep 1000 & echo started; wait'"#);
+    let mut s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(
+        s.wait_line(0, Duration::from_secs(10), |l| l.trimmed() == "started")
+            .is_some(),
+        "no start",
+    )?;
+    let escaped = || {
+        s.tree()
+            .into_iter()
+            .filter_map(procfs::stat)
+            .find(|p| p.pgrp != s.pgid() && p.state != 'Z')
+    };
+    ensure(
+        wait_until(Duration::from_secs(10), || escaped().is_some()),
+        format!("setsid child not seen in {:?}", s.tree()),
+    )?;
+    let pid = escaped().map(|p| p.pid).unwrap_or(0);
+    let survivors = s.kill();
+    ensure(survivors.is_empty(), format!("survivors: {survivors:?}"))?;
+    ensure(
+        wait_until(Duration::from_secs(5), || {
+            procfs::stat(pid).is_none_or(|p| p.state == 'Z')
+        }),
         format!("escaped pid {pid} still alive"),
     )
 }
@@ -317,6 +371,23 @@ fn caps_an_output_flood_without_blocking() -> TestResult {
         .sum();
     ensure(kept <= MAX_STREAM_BYTES, format!("kept {kept} bytes"))?;
     ensure(s.capture().dropped().0 > 0, "nothing counted as dropped")
+}
+
+fn sees_a_line_after_a_newline_flood() -> TestResult {
+    // 200000 bare newlines (far past the head's record cap), then a line: still seen.
+    let mut ctx =
+        ctx_with(r#"sh -c 'head -c 200000 /dev/zero | tr "\0" "\n"; echo periodic; sleep 60'"#);
+    let s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    let got = s.wait_line(0, Duration::from_secs(30), |l| l.trimmed() == "periodic");
+    ensure(got.is_some(), "the line after the flood was not seen")?;
+    let (_, lines) = (s.capture().dropped(), s.capture().dropped_lines());
+    ensure(lines.0 > 0, "no dropped lines counted")?;
+    ensure(
+        s.lines().len() <= MAX_HEAD_LINES + 2 * LATE_LINES,
+        format!("{} lines kept", s.lines().len()),
+    )
 }
 
 fn cuts_an_endless_line() -> TestResult {
@@ -970,6 +1041,7 @@ fn main() {
         spawn::applies_rlimits,
         proc::sees_listening_socket_in_proc,
         proc::sees_listener_forked_inside_the_group,
+        proc::finds_the_listener_behind_a_wrapper_shell,
         proc::does_not_take_a_bound_socket_for_listening,
         proc::parses_proc_lines,
         ports::ports_are_unique_and_reserved_across_processes,
@@ -978,7 +1050,9 @@ fn main() {
         deadline::port_taken_before_bind_is_retried_once,
         kill::kills_forking_group_that_ignores_sigterm,
         kill::kills_a_process_that_left_its_group,
+        kill::kills_an_escaped_daemon_without_marker,
         output::caps_an_output_flood_without_blocking,
+        output::sees_a_line_after_a_newline_flood,
         output::cuts_an_endless_line,
         run::kills_a_flooding_run,
         run::run_times_out_and_kills_the_group,
@@ -1000,8 +1074,38 @@ fn main() {
         mc_hints::a_one_at_a_time_server_is_told_so,
         mc_hints::so_reuseaddr_is_named_only_for_a_refused_bind,
         mc_hints::a_dead_server_is_blamed_on_the_step_it_died_after,
+        engine_hello::lenient_decode_drops_any_trailing_whitespace_and_nul,
+        engine_hello::parse_hello_reads_only_a_whole_hello_message,
+        engine_hello::printed_lines_are_compared_after_trimming,
+        engine_hello::error_lines_start_or_end_with_error,
+        engine_hello::reply_hint_never_blames_the_increment_for_a_cut_or_stale_reply,
+        engine_hello::reply_hint_for_silence_depends_on_whether_the_connection_was_accepted,
+        engine_hello::printing_hint_names_the_newline_for_a_line_that_came_only_at_the_kill,
+        engine_hello::exit_hint_names_the_signal_the_exit_and_the_connection,
+        engine_hello::traceback_gives_the_last_frame_and_exception,
+        engine_hello::bind_error_is_read_from_the_subject_output,
+        engine_hello::z_hint_names_a_small_buffer_for_a_cut_z,
+        engine_hello::start_hint_never_blames_the_port_for_a_program_that_could_not_start,
+        engine_hello::proc_readers_parse_connections_and_cpu_time,
         schedule::expected_durations_name_registered_checks,
         schedule::longest_checks_start_first,
+        framed_hints::traceback_names_last_frame_and_exception,
+        framed_hints::traceback_cause_carries_frame_and_line,
+        framed_hints::reply_length_evidence_names_the_mistake,
+        framed_hints::server_death_hint_follows_the_evidence,
+        framed_hints::death_is_blamed_on_the_connection_served,
+        framed_hints::client_hint_follows_its_end,
+        framed_hints::reset_crash_server_blames_the_reset,
+        framed_hints::strict_decode_server_is_told_about_decoding,
+        framed_hints::exit_zero_server_is_told_it_returned,
+        framed_hints::char_length_server_is_told_to_count_bytes,
+        framed_hints::silent_first_reply_is_not_blamed_on_the_rest,
+        framed_hints::lost_rest_is_named_by_the_scenario,
+        framed_hints::echoing_server_is_told_to_drop,
+        framed_hints::reset_crash_client_is_told_to_catch,
+        framed_hints::char_length_client_is_told_to_count_bytes,
+        framed_hints::adapter_contract_mark_matches_the_suite,
+        framed_hints::spinning_client_is_told_about_mid_frame_close,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }

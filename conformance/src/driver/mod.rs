@@ -2,14 +2,18 @@
 //! through [`Ctx`] (start subjects, connect peers, wait for events with deadlines).
 
 pub mod command;
+pub mod contain;
 pub mod ctx;
 pub mod output;
 pub mod peer;
 pub mod ports;
 pub mod procfs;
+pub mod pty;
 pub mod run;
 pub mod runner;
+pub mod signals;
 pub mod subject;
+pub mod watch;
 
 pub use command::{CommandError, CommandSpec, Limits};
 pub use ctx::{Ctx, Launch, RunConfig, SubjectCmd};

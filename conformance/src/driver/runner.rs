@@ -180,7 +180,7 @@ pub fn run_checks(
     jobs: usize,
     done: &(dyn Fn(&CheckReport) + Sync),
 ) -> Vec<CheckReport> {
-    let jobs = if cfg.fixed_port.is_some() {
+    let jobs = if cfg.fixed_port.is_some() && !super::contain::netns_available() {
         1
     } else {
         jobs.max(1)
@@ -195,6 +195,7 @@ pub fn run_checks(
                     let check = checks[i];
                     let report = run_check(check, cfg);
                     done(&report);
+                    super::signals::record(&report);
                     *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
                 }
             });
