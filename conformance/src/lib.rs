@@ -6,6 +6,8 @@
 pub mod args;
 pub mod check;
 pub mod driver;
+pub mod fuzz;
+pub mod interop;
 pub mod report;
 pub mod suites;
 pub mod timing;

@@ -31,6 +31,10 @@ struct Cli {
 enum Cmd {
     /// Run a suite against your programs (or, with neither command, the references).
     Run(RunArgs),
+    /// Every client against every server of one protocol (`conformance interop --help`).
+    Interop(conformance::interop::cli::Args),
+    /// Live fuzzing of a server (`conformance fuzz --help`).
+    Fuzz(conformance::fuzz::cli::Args),
     /// List the checks.
     List {
         /// One suite (default: all).
@@ -345,6 +349,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Run(a) => run(a),
+        Cmd::Interop(a) => conformance::interop::cli::main(a),
+        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::List { suite, format } => {
             let chosen = match suite
                 .as_deref()
