@@ -22,6 +22,7 @@ use crate::suites::Suite;
 
 mod client;
 mod client_args;
+mod client_read;
 pub mod diagnose;
 mod records;
 mod server_args;
@@ -85,13 +86,13 @@ pub static CHECKS: &[Check] = &[
     client::CREATE_RECORD,
     client::PROMPT_BEFORE_CONNECT,
     client::CREATE_REPROMPT,
-    client::PRINTS_MESSAGES,
-    client::RESPONSE_PIECES,
-    client::RESPONSE_LARGE,
-    client::EMPTY_RESPONSE,
-    client::MORE_MSGS,
-    client::BAD_RESPONSE,
-    client::RESPONSE_STALL,
+    client_read::PRINTS_MESSAGES,
+    client_read::RESPONSE_PIECES,
+    client_read::RESPONSE_LARGE,
+    client_read::EMPTY_RESPONSE,
+    client_read::MORE_MSGS,
+    client_read::BAD_RESPONSE,
+    client_read::RESPONSE_STALL,
     client::UTF8,
 ];
 
