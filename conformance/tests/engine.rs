@@ -9,7 +9,7 @@ use std::time::Duration;
 use conformance::args;
 use conformance::check::{Cause, Check, Level, RETIRED, Role, Stop};
 use conformance::driver::command::{CommandSpec, MARKER_VAR, fill};
-use conformance::driver::output::{MAX_LINE_BYTES, MAX_STREAM_BYTES};
+use conformance::driver::output::{LATE_LINES, MAX_HEAD_LINES, MAX_LINE_BYTES, MAX_STREAM_BYTES};
 use conformance::driver::{Ctx, Launch, RunConfig, Stream, SubjectCmd, procfs, wait_until};
 use conformance::report::list;
 use conformance::suites::{self, hello, messages};
@@ -173,6 +173,21 @@ fn sees_listener_forked_inside_the_group() -> TestResult {
     )
 }
 
+fn finds_the_listener_behind_a_wrapper_shell() -> TestResult {
+    // `sh run.sh` without exec: the shell is the program, python holds the listener.
+    let script = "import socket,sys,time; s=socket.socket(); s.bind((str(), int(sys.argv[1]))); \
+                  s.listen(); time.sleep(60)";
+    let mut ctx = ctx_with(&format!("sh -c 'python3 -c \"{script}\" \"$0\"; true'"));
+    let s = ctx.server().map_err(|e| format!("{e:?}"))?;
+    let listeners = s.listener_pids();
+    ensure(
+        listeners.len() == 1 && !listeners.contains(&s.pid()),
+        format!("listeners {listeners:?}, program {}", s.pid()),
+    )?;
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", listeners[0])).unwrap_or_default();
+    ensure(comm.starts_with("python"), format!("listener is {comm:?}"))
+}
+
 fn does_not_take_a_bound_socket_for_listening() -> TestResult {
     let script = "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); \
                   print('bound', flush=True); time.sleep(60)";
@@ -246,7 +261,7 @@ fn kills_forking_group_that_ignores_sigterm() -> TestResult {
             .is_some(),
         "no start",
     )?;
-    let pgid = s.pid();
+    let pgid = s.pgid();
     ensure(
         wait_until(Duration::from_secs(10), || {
             procfs::group_members(pgid).len() >= 3
@@ -275,13 +290,13 @@ fn kills_a_process_that_left_its_group() -> TestResult {
             .is_some(),
         "no start",
     )?;
-    let pgid = s.pid();
+    let (pid, pgid) = (s.pid(), s.pgid());
     // The escaped sleep: a process whose parent is the subject but whose group is not.
     let escaped = || {
         procfs::all_pids()
             .into_iter()
             .filter_map(procfs::stat)
-            .find(|p| p.ppid == pgid && p.pgrp != pgid && p.state != 'Z')
+            .find(|p| p.ppid == pid && p.pgrp != pgid && p.state != 'Z')
     };
     ensure(
         wait_until(Duration::from_secs(10), || escaped().is_some()),
@@ -292,6 +307,39 @@ fn kills_a_process_that_left_its_group() -> TestResult {
     ensure(survivors.is_empty(), format!("survivors: {survivors:?}"))?;
     ensure(
         procfs::stat(pid).is_none_or(|p| p.state == 'Z'),
+        format!("escaped pid {pid} still alive"),
+    )
+}
+
+fn kills_an_escaped_daemon_without_marker() -> TestResult {
+    // setsid and an empty environment: neither the group nor the marker finds it; the
+    // subject's namespace (or, without one, parentage) does.
+    let mut ctx = ctx_with(r#"sh -c 'setsid env -i sleep 1000 & echo started; wait'"#);
+    let mut s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(
+        s.wait_line(0, Duration::from_secs(10), |l| l.trimmed() == "started")
+            .is_some(),
+        "no start",
+    )?;
+    let escaped = || {
+        s.tree()
+            .into_iter()
+            .filter_map(procfs::stat)
+            .find(|p| p.pgrp != s.pgid() && p.state != 'Z')
+    };
+    ensure(
+        wait_until(Duration::from_secs(10), || escaped().is_some()),
+        format!("setsid child not seen in {:?}", s.tree()),
+    )?;
+    let pid = escaped().map(|p| p.pid).unwrap_or(0);
+    let survivors = s.kill();
+    ensure(survivors.is_empty(), format!("survivors: {survivors:?}"))?;
+    ensure(
+        wait_until(Duration::from_secs(5), || {
+            procfs::stat(pid).is_none_or(|p| p.state == 'Z')
+        }),
         format!("escaped pid {pid} still alive"),
     )
 }
@@ -317,6 +365,23 @@ fn caps_an_output_flood_without_blocking() -> TestResult {
         .sum();
     ensure(kept <= MAX_STREAM_BYTES, format!("kept {kept} bytes"))?;
     ensure(s.capture().dropped().0 > 0, "nothing counted as dropped")
+}
+
+fn sees_a_line_after_a_newline_flood() -> TestResult {
+    // 200000 bare newlines (far past the head's record cap), then a line: still seen.
+    let mut ctx =
+        ctx_with(r#"sh -c 'head -c 200000 /dev/zero | tr "\0" "\n"; echo periodic; sleep 60'"#);
+    let s = ctx
+        .spawn(Role::Server, Launch::new())
+        .map_err(|e| format!("{e:?}"))?;
+    let got = s.wait_line(0, Duration::from_secs(30), |l| l.trimmed() == "periodic");
+    ensure(got.is_some(), "the line after the flood was not seen")?;
+    let (_, lines) = (s.capture().dropped(), s.capture().dropped_lines());
+    ensure(lines.0 > 0, "no dropped lines counted")?;
+    ensure(
+        s.lines().len() <= MAX_HEAD_LINES + 2 * LATE_LINES,
+        format!("{} lines kept", s.lines().len()),
+    )
 }
 
 fn cuts_an_endless_line() -> TestResult {
@@ -452,6 +517,60 @@ fn harness_flags_are_stripped() -> TestResult {
     ensure(
         args::split(["bin", "--model"].map(String::from)).is_err(),
         "missing value accepted",
+    )?;
+    // nextest passes no flags: every flag of the table has its variable.
+    let d = args::split(["bin".to_owned()])
+        .map_err(|e| e.to_string())?
+        .with_env(|k| match k {
+            "CONFORMANCE_STRICT" => Some("1".to_owned()),
+            "CONFORMANCE_SLACK" => Some("5".to_owned()),
+            "CONFORMANCE_PERIOD" => Some("3".to_owned()),
+            "CONFORMANCE_PORT" => Some("5000".to_owned()),
+            _ => None,
+        });
+    ensure(
+        d.strict
+            && d.slack.as_deref() == Some("5")
+            && d.period.as_deref() == Some("3")
+            && d.port.as_deref() == Some("5000"),
+        format!("env: {d:?}"),
+    )?;
+    let off = args::split(["bin".to_owned()])
+        .map_err(|e| e.to_string())?
+        .with_env(|k| (k == "CONFORMANCE_STRICT").then(|| "0".to_owned()));
+    ensure(!off.strict, "CONFORMANCE_STRICT=0 is not strict")?;
+    // Both spellings of a check name select the same trials.
+    let e = args::split(
+        [
+            "bin",
+            "hello.server.handshake",
+            "--skip",
+            "hello.server.x",
+            "--exact",
+        ]
+        .map(String::from),
+    )
+    .map_err(|e| e.to_string())?;
+    ensure(
+        e.libtest_args()
+            == [
+                "bin",
+                "hello::server::handshake",
+                "--skip",
+                "hello::server::x",
+                "--exact",
+            ],
+        format!("{:?}", e.libtest_args()),
+    )?;
+    ensure(
+        e.chosen_suite(&["hello", "framed"]).as_deref() == Some("hello"),
+        "suite from a dotted filter",
+    )?;
+    ensure(
+        args::FLAGS
+            .iter()
+            .all(|f| f.name.starts_with("--") && f.env.starts_with("CONFORMANCE_")),
+        "flag table",
     )
 }
 
@@ -648,12 +767,66 @@ fn port_bounds_hint_matches_the_bind_evidence() -> TestResult {
     ensure(!h.contains("inclusive") && c.is_none(), &h)
 }
 
+/// The run order's hints name real checks (a renamed check would silently lose its hint).
+fn expected_durations_name_registered_checks() -> TestResult {
+    for (id, _) in conformance::driver::runner::EXPECTED {
+        ensure(
+            suites::all_checks().any(|c| c.id == *id),
+            format!("driver/runner.rs EXPECTED names {id}, which is no registered check"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The longest expected check starts first; ties keep the registry's order.
+fn longest_checks_start_first() -> TestResult {
+    use conformance::driver::runner::{expected_duration, start_order};
+    let checks: Vec<&'static Check> = suites::all_checks().collect();
+    let timing = Timing::default();
+    let order = start_order(&checks, &timing);
+    let durations: Vec<Duration> = order
+        .iter()
+        .map(|&i| expected_duration(checks[i], &timing))
+        .collect();
+    ensure(
+        durations.windows(2).all(|w| w[0] >= w[1]),
+        "start order is not longest first",
+    )?;
+    let first = checks[order[0]].id;
+    ensure(
+        first == "multiclient.server.periodic-count",
+        format!("{first} starts first"),
+    )?;
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    ensure(
+        sorted == (0..checks.len()).collect::<Vec<_>>(),
+        "start order drops or repeats checks",
+    )?;
+    // Among equal hints the registry order stands (stable sort).
+    let same: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| {
+            expected_duration(checks[i], &timing)
+                == expected_duration(checks[order[order.len() - 1]], &timing)
+        })
+        .collect();
+    ensure(same.windows(2).all(|w| w[0] < w[1]), "ties reordered")
+}
+
 fn main() {
     let ours = args::split(std::env::args()).unwrap_or_else(|e| {
         eprintln!("engine tests: {e}");
         std::process::exit(2)
     });
-    let libtest = Arguments::from_iter(ours.rest);
+    let ours = ours.with_env(|k| std::env::var(k).ok());
+    let libtest = Arguments::from_iter(ours.libtest_args());
+    if ours.subject_given() {
+        // A student's `cargo test -- --server-cmd ./tcpserver`: only the suite's harness has
+        // work; the engine's own tests neither run nor show in `--list`.
+        libtest_mimic::run(&libtest, Vec::new()).exit();
+    }
     let trials = trials![
         command::splits_like_a_shell,
         command::appends_standard_args_without_placeholders,
@@ -664,6 +837,7 @@ fn main() {
         spawn::applies_rlimits,
         proc::sees_listening_socket_in_proc,
         proc::sees_listener_forked_inside_the_group,
+        proc::finds_the_listener_behind_a_wrapper_shell,
         proc::does_not_take_a_bound_socket_for_listening,
         proc::parses_proc_lines,
         ports::ports_are_unique_and_reserved_across_processes,
@@ -672,7 +846,9 @@ fn main() {
         deadline::port_taken_before_bind_is_retried_once,
         kill::kills_forking_group_that_ignores_sigterm,
         kill::kills_a_process_that_left_its_group,
+        kill::kills_an_escaped_daemon_without_marker,
         output::caps_an_output_flood_without_blocking,
+        output::sees_a_line_after_a_newline_flood,
         output::cuts_an_endless_line,
         run::kills_a_flooding_run,
         run::run_times_out_and_kills_the_group,
@@ -687,6 +863,8 @@ fn main() {
         messages::death_is_blamed_on_the_connection_the_server_logged_last,
         messages::death_hint_follows_the_evidence,
         messages::port_bounds_hint_matches_the_bind_evidence,
+        schedule::expected_durations_name_registered_checks,
+        schedule::longest_checks_start_first,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }

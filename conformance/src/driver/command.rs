@@ -137,27 +137,54 @@ pub fn resolve_program(program: &str) -> Result<PathBuf, CommandError> {
         .ok_or_else(|| CommandError::NotFound(program.to_owned()))
 }
 
-/// Resource limits of every subject.
+/// Resource limits of every subject (README "Limits"; `--memory`, `--cpu-time`,
+/// `--max-procs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// CPU seconds (a busy loop ends, never the machine).
     pub cpu_secs: u64,
-    /// Address space in bytes.
+    /// Address space in bytes (RLIMIT_AS), used only where no memory cgroup limits the
+    /// subject: the cgroup limit counts memory in use, so ASan builds and runtimes that
+    /// reserve address space still run.
     pub address_space: u64,
     /// Open files. 1024 on purpose: 1100 handshakes catch a server that never closes.
     pub open_files: u64,
     /// Largest file the subject may write.
     pub file_size: u64,
+    /// Memory in use by all the subject's processes (cgroup `memory.limit_in_bytes`).
+    pub memory: u64,
+    /// Processes and threads of the subject at once (cgroup `pids.max`): a fork bomb ends
+    /// there.
+    pub max_procs: u64,
 }
+
+/// Default `--memory`: 2 GiB.
+pub const DEFAULT_MEMORY: u64 = 2 << 30;
+/// Default `--cpu-time`: 300 s.
+pub const DEFAULT_CPU_SECS: u64 = 300;
+/// Default `--max-procs`: 512.
+pub const DEFAULT_MAX_PROCS: u64 = 512;
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            cpu_secs: 300,
-            address_space: 2 << 30,
+            cpu_secs: DEFAULT_CPU_SECS,
+            address_space: DEFAULT_MEMORY,
             open_files: 1024,
             file_size: 64 << 20,
+            memory: DEFAULT_MEMORY,
+            max_procs: DEFAULT_MAX_PROCS,
         }
+    }
+}
+
+impl Limits {
+    /// These limits with `memory` bytes of memory (the cgroup limit, and RLIMIT_AS where
+    /// there is no cgroup).
+    pub fn with_memory(mut self, memory: u64) -> Limits {
+        self.memory = memory;
+        self.address_space = memory;
+        self
     }
 }
 
@@ -170,8 +197,72 @@ pub fn new_marker() -> String {
 }
 
 /// A `Command` for `argv`: own process group, rlimits, scrubbed environment, the marker,
-/// all three standard streams piped.
+/// all three standard streams piped. Not yet contained: see [`prepare_in`].
 pub fn prepare(argv: &[OsString], limits: Limits, marker: &str) -> Command {
+    prepare_with(argv, limits, marker, true)
+}
+
+/// As [`prepare`], for a subject contained by `jail`. The caller applies the jail last
+/// ([`super::contain::Jail::apply`]), after any other pre_exec hook.
+///
+/// Under a memory cgroup (which counts memory in use) the address space is still capped,
+/// at twice the memory limit: an allocation far beyond the limit (a `malloc` of a length
+/// read from the network) fails as it would on a modest machine, instead of succeeding
+/// untouched. A program built with a sanitizer (which reserves terabytes of address space)
+/// gets no address-space limit at all: the cgroup alone limits it.
+pub fn prepare_in(
+    argv: &[OsString],
+    mut limits: Limits,
+    marker: &str,
+    jail: &super::contain::Jail,
+) -> Command {
+    let mut rlimit_as = true;
+    if jail.limits_memory() {
+        limits.address_space = limits.address_space.max(limits.memory.saturating_mul(2));
+        rlimit_as = !argv.iter().any(|w| is_sanitized(Path::new(w)));
+    }
+    prepare_with(argv, limits, marker, rlimit_as)
+}
+
+/// Whether `path` is an executable built with ASan, TSan or MSan (their runtime's init
+/// symbol is in the file, or it links the runtime's shared library).
+pub fn is_sanitized(path: &Path) -> bool {
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, bool)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, s)) = seen.iter().find(|(p, _)| p == path) {
+        return *s;
+    }
+    let s = scan_sanitized(path);
+    seen.push((path.to_path_buf(), s));
+    s
+}
+
+fn scan_sanitized(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = Vec::new();
+    if file.take(64 << 20).read_to_end(&mut head).is_err() || !head.starts_with(b"\x7fELF") {
+        return false;
+    }
+    let needles: [&[u8]; 6] = [
+        b"__asan_init",
+        b"__tsan_init",
+        b"__msan_init",
+        b"libasan.so",
+        b"libtsan.so",
+        b"libmsan.so",
+    ];
+    needles
+        .iter()
+        .any(|n| memchr::memmem::find(&head, n).is_some())
+}
+
+fn prepare_with(argv: &[OsString], limits: Limits, marker: &str, rlimit_as: bool) -> Command {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     for (key, _) in std::env::vars_os() {
@@ -195,12 +286,12 @@ pub fn prepare(argv: &[OsString], limits: Limits, marker: &str) -> Command {
     // SAFETY: the closure runs in the child between fork and exec; it only makes
     // setrlimit system calls (async-signal-safe) and touches no lock or allocation.
     unsafe {
-        cmd.pre_exec(move || apply_limits(limits));
+        cmd.pre_exec(move || apply_limits(limits, rlimit_as));
     }
     cmd
 }
 
-fn apply_limits(l: Limits) -> std::io::Result<()> {
+fn apply_limits(l: Limits, rlimit_as: bool) -> std::io::Result<()> {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     // Never ask above the current hard limit: raising it needs privileges.
     let set = |r, soft: u64, hard: u64| {
@@ -216,7 +307,9 @@ fn apply_limits(l: Limits) -> std::io::Result<()> {
     };
     // CPU: the hard limit a little above the soft one so SIGXCPU comes before SIGKILL.
     set(Resource::Cpu, l.cpu_secs, l.cpu_secs + 5)?;
-    set(Resource::As, l.address_space, l.address_space)?;
+    if rlimit_as {
+        set(Resource::As, l.address_space, l.address_space)?;
+    }
     set(Resource::Nofile, l.open_files, l.open_files)?;
     set(Resource::Core, 0, 0)?;
     set(Resource::Fsize, l.file_size, l.file_size)?;

@@ -7,14 +7,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::command::{CommandSpec, Limits, new_marker, prepare};
+use super::command::{CommandSpec, Limits, new_marker, prepare_in};
+use super::contain::{self, Jail};
 use super::output::Capture;
 use super::peer::{FakeServer, Transcript};
 use super::ports;
 use super::run::{Finished, run_to_end};
 use super::runner::Details;
 use super::subject::Subject;
-use crate::check::{Check, Model, Role, Stop, harness_error};
+use crate::check::{Cause, Check, Model, Role, Stop, harness_error};
 use crate::suites::Suite;
 use crate::timing::Timing;
 
@@ -133,11 +134,19 @@ pub struct Ctx {
     captures: Vec<(String, Arc<Capture>)>,
     survivors: Arc<Mutex<Vec<String>>>,
     notes: Vec<String>,
+    netns: bool,
+    containment: Option<String>,
+    port_locks: Mutex<Vec<ports::PortLock>>,
 }
 
 impl Ctx {
     /// A context for `check` (the runner makes one per check; engine tests make their own).
+    ///
+    /// The calling thread (the check's) gets a network namespace of its own where the
+    /// machine allows it: the check's subjects and peers (threads spawned from it) share a
+    /// loopback no other check sees, so fixed ports never collide.
     pub fn new(check: &'static Check, suite: &'static Suite, cfg: Arc<RunConfig>) -> Ctx {
+        let netns = contain::enter_fresh_netns();
         Ctx {
             check,
             suite,
@@ -146,7 +155,15 @@ impl Ctx {
             captures: Vec::new(),
             survivors: Arc::default(),
             notes: Vec::new(),
+            netns,
+            containment: None,
+            port_locks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Whether this check runs in a network namespace of its own.
+    pub fn own_network(&self) -> bool {
+        self.netns
     }
 
     /// The check being run.
@@ -174,12 +191,31 @@ impl Ctx {
         matches!(self.subject_cmd(role), SubjectCmd::Reference(_))
     }
 
-    /// A fresh port for a server (the forced `--port` if one was given).
+    /// A fresh port for a server (the forced `--port` if one was given, made ready by
+    /// [`Ctx::fixed_port`]).
     pub fn port(&self) -> Result<u16, Stop> {
         match self.cfg.fixed_port {
-            Some(p) => Ok(p),
+            Some(p) => self.fixed_port(p),
             None => ports::allocate().ok_or_else(|| harness_error("no free port in 20000..32000")),
         }
+    }
+
+    /// Readies a fixed port (`--port N`, or one a check names, like 1024 or 64000) for this
+    /// check. In its own network namespace nothing else can hold it. Otherwise it is locked
+    /// across processes for the rest of the check's run, then waited for (bounded) until no
+    /// socket holds it, TIME_WAIT included; a program outside the suite that holds it is the
+    /// machine's problem (`PortBusy`, errored), never the subject's.
+    pub fn fixed_port(&self, port: u16) -> Result<u16, Stop> {
+        if self.netns || port == 0 || ports::is_allocated(port) {
+            return Ok(port);
+        }
+        let mut locks = self.port_locks.lock().unwrap_or_else(|e| e.into_inner());
+        // Held already: a restart on the same port is the check's own business (its
+        // TIME_WAIT is what a restart check looks at), so no second wait.
+        if !locks.iter().any(|l| l.port() == port) {
+            locks.push(ports::ready_fixed(port).map_err(Stop::Error)?);
+        }
+        Ok(port)
     }
 
     /// Starts the server subject on a fresh port with its standard arguments and waits
@@ -193,9 +229,7 @@ impl Ctx {
         let port = self.port()?;
         match self.server_on(port) {
             Err(Stop::Fail(f))
-                if self.cfg.fixed_port.is_none()
-                    && f.actual.contains("before listening")
-                    && f.actual.contains("Address already in use") =>
+                if self.cfg.fixed_port.is_none() && f.cause == Some(Cause::AddrInUse { port }) =>
             {
                 self.note(format!(
                     "port {port} was taken by another program before the server bound it; \
@@ -210,6 +244,7 @@ impl Ctx {
 
     /// Starts the server subject on `port` and waits until it listens.
     pub fn server_on(&mut self, port: u16) -> Result<Subject, Stop> {
+        self.fixed_port(port)?;
         let mut s = self.spawn(Role::Server, Launch::new().port(port))?;
         s.wait_listening(self.timing().startup())?;
         Ok(s)
@@ -225,11 +260,14 @@ impl Ctx {
         };
         let (argv, display) = self.argv(role, &launch, port)?;
         let marker = new_marker();
-        let cmd = prepare(&argv, self.limits(&launch), &marker);
+        let limits = self.limits(&launch);
+        let jail = self.jail(&limits);
+        let cmd = prepare_in(&argv, limits, &marker, &jail);
         let capture = Capture::new();
         self.captures.push((display.clone(), Arc::clone(&capture)));
         let mut subject = Subject::start(
             cmd,
+            jail,
             display.clone(),
             marker,
             Some(port),
@@ -251,10 +289,19 @@ impl Ctx {
         let port = launch.port.unwrap_or(0);
         let (argv, display) = self.argv(role, &launch, port)?;
         let marker = new_marker();
-        let cmd = prepare(&argv, self.limits(&launch), &marker);
+        let limits = self.limits(&launch);
+        let jail = self.jail(&limits);
+        let cmd = prepare_in(&argv, limits, &marker, &jail);
         let timeout = launch.timeout.unwrap_or(self.timing().exit());
-        let fin = run_to_end(cmd, display.clone(), marker, launch.stdin.clone(), timeout)
-            .map_err(|e| harness_error(format!("cannot run `{display}`: {e}")))?;
+        let fin = run_to_end(
+            cmd,
+            jail,
+            display.clone(),
+            marker,
+            launch.stdin.clone(),
+            timeout,
+        )
+        .map_err(|e| harness_error(format!("cannot run `{display}`: {e}")))?;
         self.captures.push((display, Arc::clone(&fin.capture)));
         Ok(fin)
     }
@@ -270,9 +317,13 @@ impl Ctx {
     ) -> Result<(Finished, R), Stop> {
         let mut fake = self.fake_server()?;
         let launch = launch.port(fake.port());
+        // Once the client has ended, no connection can come: the scenario's waits for one
+        // end at once instead of at their deadlines.
+        let gone = fake.client_gone_flag();
         let (fin, r) = std::thread::scope(|s| {
             let handle = s.spawn(|| scenario(&mut fake));
             let fin = self.run(Role::Client, launch);
+            gone.store(true, std::sync::atomic::Ordering::SeqCst);
             (fin, handle.join())
         });
         let fin = fin?;
@@ -290,6 +341,23 @@ impl Ctx {
     /// A fake server on 127.0.0.1:`port` (a client must be seen NOT to connect to it).
     pub fn fake_server_on(&self, port: u16) -> Result<FakeServer, Stop> {
         FakeServer::bind_on(&self.log, port)
+    }
+
+    fn jail(&mut self, limits: &Limits) -> Jail {
+        let jail = Jail::new(limits);
+        if self.containment.is_none() {
+            let mut note = format!("subjects {}", jail.describe());
+            if self.netns {
+                note.push_str(", with the check's own network namespace");
+            }
+            self.containment = Some(note);
+        }
+        jail
+    }
+
+    /// How this check's subjects were contained (None before one was started).
+    pub fn containment(&self) -> Option<&str> {
+        self.containment.as_deref()
     }
 
     fn limits(&self, launch: &Launch) -> Limits {
@@ -356,6 +424,7 @@ impl Ctx {
 
     pub(crate) fn finish(self) -> Details {
         let mut notes = self.notes;
+        notes.extend(self.containment);
         notes.extend(
             self.survivors
                 .lock()
@@ -365,11 +434,15 @@ impl Ctx {
         );
         for (cmd, cap) in &self.captures {
             let (out, err) = cap.dropped();
+            let (out_lines, err_lines) = cap.dropped_lines();
             if out + err > 0 {
                 notes.push(format!(
-                    "`{cmd}` wrote more than the suite keeps ({} KiB per stream): {out} bytes of \
-                     stdout and {err} of stderr were read and dropped",
-                    super::output::MAX_STREAM_BYTES >> 10
+                    "`{cmd}` wrote more than the suite keeps (the first {} KiB or {} lines per \
+                     stream, then the last {} lines): {out} bytes ({out_lines} lines) of stdout \
+                     and {err} bytes ({err_lines} lines) of stderr were read and not kept",
+                    super::output::MAX_STREAM_BYTES >> 10,
+                    super::output::MAX_HEAD_LINES,
+                    super::output::LATE_LINES,
                 ));
             }
         }

@@ -2,6 +2,7 @@
 //! through [`Ctx`] (start subjects, connect peers, wait for events with deadlines).
 
 pub mod command;
+pub mod contain;
 pub mod ctx;
 pub mod output;
 pub mod peer;
@@ -9,6 +10,7 @@ pub mod ports;
 pub mod procfs;
 pub mod run;
 pub mod runner;
+pub mod signals;
 pub mod subject;
 
 pub use command::{CommandError, CommandSpec, Limits};

@@ -1,7 +1,11 @@
 //! Capturing a subject's stdout and stderr: a thread per stream reads line by line and
-//! stamps each line with its arrival time. Storage is capped (bytes per stream, line
-//! length); beyond the cap lines are counted and dropped, and reading goes on so the
-//! subject never blocks on a full pipe.
+//! stamps each line with its arrival time. Storage is bounded for any subject: per stream,
+//! the first lines are kept up to [`MAX_STREAM_BYTES`] (each record costing its bytes plus
+//! [`RECORD_COST`], so a flood of bare newlines is bounded too) and [`MAX_HEAD_LINES`]
+//! records; after that, a ring keeps the last [`LATE_LINES`] lines (a periodic line after a
+//! flood is still seen by [`Capture::wait_line`]) and the rest is counted as dropped. Reading
+//! goes on so the subject never blocks on a full pipe. The first [`MAX_RAW_BYTES`] of each
+//! stream are also kept as raw bytes (runs: `Finished::stdout`).
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -13,8 +17,16 @@ use std::time::{Duration, Instant};
 pub const MAX_STREAM_BYTES: usize = 1 << 20;
 /// Longest line kept; a longer one is cut (and marked `truncated`).
 pub const MAX_LINE_BYTES: usize = 4096;
-/// Lines kept for the report's tail even after the byte cap is reached.
+/// Lines of the report's tail (the last ones, of both streams).
 const TAIL_LINES: usize = 20;
+/// Records kept at the head of each stream (besides the byte cap).
+pub const MAX_HEAD_LINES: usize = 10_000;
+/// What a stored record costs beyond its text (the `Line` itself), for the byte cap.
+pub const RECORD_COST: usize = 64;
+/// Lines kept in each stream's ring after the head is full.
+pub const LATE_LINES: usize = 256;
+/// Raw bytes kept per stream.
+pub const MAX_RAW_BYTES: usize = 1 << 20;
 
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,11 +74,71 @@ pub fn trim_line(s: &str) -> &str {
 
 #[derive(Debug, Default)]
 struct State {
+    /// The first lines (sequence numbers 0..lines.len()).
     lines: Vec<Line>,
-    tail: VecDeque<Line>,
+    /// The last lines of each stream after the head was full, with their sequence numbers
+    /// (one ring per stream: a flood on one never pushes out the other's last lines).
+    late: [VecDeque<(usize, Line)>; 2],
+    /// Whether the head is full (later lines go to `late` only).
+    head_full: bool,
+    /// Lines pushed so far (the next sequence number).
+    seq: usize,
     kept: [usize; 2],
+    head_lines: [usize; 2],
     dropped_bytes: [u64; 2],
+    dropped_lines: [u64; 2],
+    raw: [Vec<u8>; 2],
     open: [bool; 2],
+}
+
+fn line(at: Instant, stream: Stream, bytes: &[u8], truncated: bool) -> Line {
+    Line {
+        at,
+        stream,
+        text: String::from_utf8_lossy(bytes).into_owned(),
+        truncated,
+    }
+}
+
+impl State {
+    fn push(&mut self, line: Line) {
+        let i = idx(line.stream);
+        let len = line.text.len();
+        let cost = len + 1 + RECORD_COST;
+        let seq = self.seq;
+        self.seq += 1;
+        let fits = self.kept[i] + cost <= MAX_STREAM_BYTES && self.head_lines[i] < MAX_HEAD_LINES;
+        if !self.head_full && fits {
+            self.kept[i] += cost;
+            self.head_lines[i] += 1;
+            self.lines.push(line);
+        } else {
+            // Once one stream's head is full, the other's lines go to the ring too: the
+            // head must stay a prefix of the sequence for indices to mean positions.
+            self.head_full = true;
+            self.dropped_bytes[i] += len as u64 + 1;
+            self.dropped_lines[i] += 1;
+            let ring = &mut self.late[i];
+            ring.push_back((seq, line));
+            if ring.len() > LATE_LINES {
+                ring.pop_front();
+            }
+        }
+    }
+
+    /// Lines with sequence number >= `from`, in order (head, then the ring).
+    fn since(&self, from: usize) -> impl Iterator<Item = (usize, &Line)> {
+        let head = self.lines.iter().enumerate().skip(from);
+        let mut late: Vec<(usize, &Line)> = self
+            .late
+            .iter()
+            .flatten()
+            .filter(|(i, _)| *i >= from)
+            .map(|(i, l)| (*i, l))
+            .collect();
+        late.sort_unstable_by_key(|(i, _)| *i);
+        head.chain(late)
+    }
 }
 
 /// The shared capture of both streams of one subject.
@@ -116,9 +188,16 @@ impl Capture {
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                         Err(_) => break,
                     };
+                    // One lock and one wake-up per read, not per line: a flood of bare
+                    // newlines must cost the suite little CPU.
+                    let at = Instant::now();
+                    let mut st = cap.lock();
+                    let raw = &mut st.raw[idx(stream)];
+                    let room = MAX_RAW_BYTES.saturating_sub(raw.len());
+                    raw.extend_from_slice(&buf[..n.min(room)]);
                     for &b in &buf[..n] {
                         if b == b'\n' {
-                            cap.push(stream, &partial, cut);
+                            st.push(line(at, stream, &partial, cut));
                             partial.clear();
                             cut = false;
                         } else if partial.len() < MAX_LINE_BYTES {
@@ -127,6 +206,8 @@ impl Capture {
                             cut = true;
                         }
                     }
+                    drop(st);
+                    cap.changed.notify_all();
                 }
                 if !partial.is_empty() || cut {
                     cap.push(stream, &partial, cut);
@@ -142,47 +223,60 @@ impl Capture {
         }
     }
 
-    fn push(&self, stream: Stream, bytes: &[u8], truncated: bool) {
-        let line = Line {
-            at: Instant::now(),
-            stream,
-            text: String::from_utf8_lossy(bytes).into_owned(),
-            truncated,
-        };
+    fn push_raw(&self, stream: Stream, bytes: &[u8]) {
         let mut st = self.lock();
-        let i = idx(stream);
-        st.tail.push_back(line.clone());
-        if st.tail.len() > TAIL_LINES {
-            st.tail.pop_front();
-        }
-        if st.kept[i] + bytes.len() < MAX_STREAM_BYTES {
-            st.kept[i] += bytes.len() + 1;
-            st.lines.push(line);
-        } else {
-            st.dropped_bytes[i] += bytes.len() as u64 + 1;
-        }
+        let raw = &mut st.raw[idx(stream)];
+        let room = MAX_RAW_BYTES.saturating_sub(raw.len());
+        raw.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn push(&self, stream: Stream, bytes: &[u8], truncated: bool) {
+        let mut st = self.lock();
+        st.push(line(Instant::now(), stream, bytes, truncated));
         drop(st);
         self.changed.notify_all();
     }
 
-    /// Every kept line of both streams, in arrival order.
+    /// Every kept line of both streams, in arrival order: the head, then the last lines
+    /// (with a gap between them when lines were dropped).
     pub fn lines(&self) -> Vec<Line> {
-        self.lock().lines.clone()
+        let st = self.lock();
+        st.since(0).map(|(_, l)| l.clone()).collect()
+    }
+
+    /// The sequence number the next line will get: `from` for a [`Capture::wait_line`] that
+    /// must see only lines to come.
+    pub fn next_index(&self) -> usize {
+        self.lock().seq
+    }
+
+    /// The first bytes of `stream` as read (up to [`MAX_RAW_BYTES`]).
+    pub fn raw(&self, stream: Stream) -> Vec<u8> {
+        self.lock().raw[idx(stream)].clone()
+    }
+
+    /// Lines not kept per stream (stdout, stderr), beyond the head (the last
+    /// [`LATE_LINES`] of them are still in the ring).
+    pub fn dropped_lines(&self) -> (u64, u64) {
+        let st = self.lock();
+        (st.dropped_lines[0], st.dropped_lines[1])
     }
 
     /// Kept lines of one stream.
     pub fn lines_of(&self, stream: Stream) -> Vec<Line> {
         self.lock()
-            .lines
-            .iter()
-            .filter(|l| l.stream == stream)
-            .cloned()
+            .since(0)
+            .filter(|(_, l)| l.stream == stream)
+            .map(|(_, l)| l.clone())
             .collect()
     }
 
     /// The last lines of both streams (kept even past the cap), for reports.
     pub fn tail(&self) -> Vec<Line> {
-        self.lock().tail.iter().cloned().collect()
+        let st = self.lock();
+        let all: Vec<&Line> = st.since(0).map(|(_, l)| l).collect();
+        let start = all.len().saturating_sub(TAIL_LINES);
+        all[start..].iter().map(|l| (*l).clone()).collect()
     }
 
     /// Bytes dropped per stream (stdout, stderr) because of the cap.
@@ -197,8 +291,9 @@ impl Capture {
         !st.open[0] && !st.open[1]
     }
 
-    /// Waits until a kept line at index `from` or later satisfies `pred`, or `timeout`
-    /// passes, or both streams close. Returns the index and the line.
+    /// Waits until a kept line at index (sequence number) `from` or later satisfies
+    /// `pred`, or `timeout` passes, or both streams close. Returns the index and the line.
+    /// Past the head, lines are seen while they are in the ring of the last ones.
     pub fn wait_line(
         &self,
         from: usize,
@@ -209,12 +304,17 @@ impl Capture {
         let mut st = self.lock();
         let mut scanned = from;
         loop {
-            while scanned < st.lines.len() {
-                if pred(&st.lines[scanned]) {
-                    return Some((scanned, st.lines[scanned].clone()));
+            let mut found = None;
+            for (i, l) in st.since(scanned) {
+                if pred(l) {
+                    found = Some((i, l.clone()));
+                    break;
                 }
-                scanned += 1;
             }
+            if found.is_some() {
+                return found;
+            }
+            scanned = scanned.max(st.seq);
             if !st.open[0] && !st.open[1] {
                 return None;
             }
@@ -252,6 +352,7 @@ impl Capture {
 
     /// Stores a whole buffer (output collected by assert_cmd) as lines, stamped now.
     pub fn push_buffer(&self, stream: Stream, bytes: &[u8]) {
+        self.push_raw(stream, bytes);
         let mut rest = bytes;
         while !rest.is_empty() {
             let (line, next) = match rest.iter().position(|&b| b == b'\n') {

@@ -442,6 +442,7 @@ pub struct FakeServer {
     port: u16,
     log: Transcript,
     accepted: usize,
+    gone: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeServer {
@@ -468,7 +469,19 @@ impl FakeServer {
             port,
             log: log.clone(),
             accepted: 0,
+            gone: Arc::default(),
         })
+    }
+
+    /// A flag to set once the client subject has ended: from then on [`FakeServer::accept`]
+    /// takes only connections already made and waits for no more (none can come).
+    pub fn client_gone_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        Arc::clone(&self.gone)
+    }
+
+    /// Whether the client subject has ended (set through [`FakeServer::client_gone_flag`]).
+    pub fn client_gone(&self) -> bool {
+        self.gone.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The port to give the client.
@@ -476,10 +489,13 @@ impl FakeServer {
         self.port
     }
 
-    /// Accepts the next connection within `timeout`; `None` if nobody connected.
+    /// Accepts the next connection within `timeout`; `None` if nobody connected (at once
+    /// when the client subject has ended and no connection is pending).
     pub fn accept(&mut self, timeout: Duration) -> Option<Peer> {
         let deadline = Instant::now() + timeout;
         loop {
+            // Read before the accept: a connection made just before the end is still taken.
+            let gone = self.client_gone();
             match self.listener.accept() {
                 Ok((stream, _)) => {
                     let _ = stream.set_nonblocking(false);
@@ -496,7 +512,7 @@ impl FakeServer {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return None,
             }
-            if Instant::now() >= deadline {
+            if gone || Instant::now() >= deadline {
                 return None;
             }
             thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));

@@ -2,8 +2,9 @@
 //! from below the kernel's ephemeral range (so a client's source port never takes one).
 //! Several runs at once (the self-test starts dozens of `conformance run`) must not hand
 //! out the same port between a probe and the subject's bind: each port is reserved with an
-//! flock on `$TMPDIR/conformance-ports/<port>`, held until this process ends. Ports
-//! are probed: a bind without SO_REUSEADDR succeeds on 0.0.0.0 and 127.0.0.1 (so no socket
+//! flock on `$TMPDIR/conformance-ports/<port>`, held until this process ends. Fixed
+//! ports (`--port N`, 1024, 64000) are locked the same way, per check ([`ready_fixed`]),
+//! where a check has no network namespace of its own. Ports are probed: a bind without SO_REUSEADDR succeeds on 0.0.0.0 and 127.0.0.1 (so no socket
 //! of any state, TIME_WAIT included, holds it).
 
 use std::fs::File;
@@ -14,6 +15,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::net::{AddressFamily, SocketType, bind, socket};
+
+use crate::check::HarnessError;
 
 /// First port handed out.
 pub const FIRST: u16 = 20000;
@@ -67,6 +70,10 @@ pub fn allocate() -> Option<u16> {
         let n = CURSOR.fetch_add(1, Ordering::SeqCst) % span;
         let port = FIRST + u16::try_from(n).ok()?;
         if is_free(port) && reserve(port) && is_free(port) {
+            ALLOCATED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(port);
             return Some(port);
         }
     }
@@ -85,4 +92,113 @@ fn binds(ip: Ipv4Addr, port: u16) -> bool {
         return false;
     };
     bind(&fd, &SocketAddrV4::new(ip, port)).is_ok()
+}
+
+/// Whether `port` was handed out by [`allocate`] in this process (then it is reserved).
+pub fn is_allocated(port: u16) -> bool {
+    ALLOCATED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&port)
+}
+
+static ALLOCATED: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+
+/// How long a fixed port is waited for: another run's check (the lock), or the sockets of
+/// an earlier run (TIME_WAIT lasts 60 s on Linux).
+pub const FIXED_PORT_WAIT: std::time::Duration = std::time::Duration::from_secs(75);
+
+/// The cross-process lock of a fixed port, released on drop.
+#[derive(Debug)]
+pub struct PortLock {
+    port: u16,
+    _file: Option<File>,
+}
+
+impl PortLock {
+    /// The locked port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// Locks fixed `port` across processes (waiting for another run's check to release it),
+/// then waits until no socket holds it, TIME_WAIT included. A LISTEN socket of a program
+/// that is not waiting its turn is [`HarnessError::PortBusy`] naming it, at once; sockets
+/// still there at [`FIXED_PORT_WAIT`] are too.
+pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
+    use rustix::fs::{FlockOperation, flock};
+    let deadline = std::time::Instant::now() + FIXED_PORT_WAIT;
+    let dir = lock_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("fixed-{port}")))
+        .ok();
+    if let Some(f) = &file {
+        while flock(f, FlockOperation::NonBlockingLockExclusive).is_err() {
+            if std::time::Instant::now() >= deadline {
+                return Err(HarnessError::PortBusy {
+                    port,
+                    holder: Some("another run of the suite holds its lock".to_owned()),
+                });
+            }
+            std::thread::sleep(crate::timing::POLL * 5);
+        }
+    }
+    let lock = PortLock { port, _file: file };
+    loop {
+        if is_free(port) {
+            return Ok(lock);
+        }
+        let listening = super::procfs::anyone_listens_on(port);
+        if listening || std::time::Instant::now() >= deadline {
+            return Err(HarnessError::PortBusy {
+                port,
+                holder: super::procfs::port_holder(port).or_else(|| {
+                    (!listening)
+                        .then(|| format!("sockets in TIME_WAIT for more than {FIXED_PORT_WAIT:?}"))
+                }),
+            });
+        }
+        std::thread::sleep(crate::timing::POLL * 10);
+    }
+}
+
+/// A fixed port held against every other process of the suite on this machine, by the
+/// messages suite's own port checks (a lock file apart from [`ready_fixed`]'s, so a check
+/// holding both never waits for itself); released when dropped.
+#[derive(Debug)]
+pub struct FixedPort {
+    _lock: File,
+}
+
+/// Waits, up to `within`, until no other run of the suite on this machine holds `port`, and
+/// holds it (the same flock files as [`allocate`]; an flock also excludes other threads of
+/// this process, each opening the file anew). None after `within`, or where the lock files
+/// cannot be made: the caller then goes on and finds the port busy by itself. Several
+/// `conformance run` at once (the self-test runs trials side by side) would otherwise take
+/// each other's fixed ports between the look and the bind.
+pub fn hold_fixed(port: u16, within: std::time::Duration) -> Option<FixedPort> {
+    use rustix::fs::{FlockOperation, flock};
+    let dir = lock_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(port.to_string()))
+        .ok()?;
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            return Some(FixedPort { _lock: file });
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(crate::timing::POLL);
+    }
 }

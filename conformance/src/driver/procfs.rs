@@ -40,6 +40,13 @@ pub fn parse_stat(pid: i32, text: &str) -> Option<ProcStat> {
     })
 }
 
+/// When process `pid` started (clock ticks since boot, field 22 of /proc/PID/stat).
+pub fn start_time(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
 /// Every pid in /proc.
 pub fn all_pids() -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {
@@ -114,6 +121,49 @@ pub fn group_descendants(pgid: i32) -> Vec<i32> {
     out
 }
 
+/// Live descendants of `root` (itself included when alive), whatever their group or session:
+/// in a subject's PID namespace every orphan is reparented to its init, so the tree of the
+/// init is the whole namespace. Walks /proc/PID/task/TID/children where the kernel lists
+/// them, else parentage over all of /proc.
+pub fn tree_pids(root: i32) -> Vec<i32> {
+    let alive = |p: i32| stat(p).is_some_and(|s| s.state != 'Z' && s.state != 'X');
+    if !lists_children() {
+        let stats: Vec<ProcStat> = all_pids().into_iter().filter_map(stat).collect();
+        let mut out = vec![root];
+        let mut i = 0;
+        while i < out.len() && out.len() < 4096 {
+            let parent = out[i];
+            out.extend(stats.iter().filter(|s| s.ppid == parent).map(|s| s.pid));
+            i += 1;
+        }
+        out.retain(|&p| alive(p));
+        return out;
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        if out.len() >= 4096 {
+            break;
+        }
+        if !alive(pid) {
+            continue;
+        }
+        out.push(pid);
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            if let Ok(text) = fs::read_to_string(t.path().join("children")) {
+                todo.extend(
+                    text.split_ascii_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Live processes whose environment holds `marker` (a `NAME=value` entry): finds a
 /// subject's processes even after one escaped its group with setsid.
 pub fn marked_pids(marker: &str) -> Vec<i32> {
@@ -144,7 +194,7 @@ pub struct TcpEntry {
 /// `local` and remote port `remote` (the subject's end of a connection the suite made):
 /// the `rx_queue` of /proc/net/tcp{,6}. None if no such socket is listed.
 pub fn unread_bytes(local: u16, remote: u16) -> Option<u32> {
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for file in tcp_files() {
         let Ok(text) = fs::read_to_string(file) else {
             continue;
         };
@@ -172,10 +222,21 @@ pub fn unread_bytes(local: u16, remote: u16) -> Option<u32> {
 /// The kernel's LISTEN state code.
 pub const TCP_LISTEN: u8 = 0x0A;
 
-/// Every TCP socket of the machine's network namespace, IPv4 and IPv6.
+/// The TCP tables of the calling thread's network namespace: a check's thread may be in its
+/// own (see [`super::contain::enter_fresh_netns`]), and /proc/net shows the main thread's.
+fn tcp_files() -> [&'static str; 2] {
+    static THREAD_SELF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *THREAD_SELF.get_or_init(|| std::path::Path::new("/proc/thread-self/net/tcp").exists()) {
+        ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]
+    } else {
+        ["/proc/net/tcp", "/proc/net/tcp6"]
+    }
+}
+
+/// Every TCP socket of the calling thread's network namespace, IPv4 and IPv6.
 pub fn tcp_entries() -> Vec<TcpEntry> {
     let mut out = Vec::new();
-    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for file in tcp_files() {
         if let Ok(text) = fs::read_to_string(file) {
             out.extend(text.lines().skip(1).filter_map(parse_tcp_line));
         }
@@ -209,6 +270,11 @@ pub fn socket_inodes(pid: i32) -> HashSet<u64> {
 
 /// Ports on which a process of group `pgid` holds a LISTEN socket.
 pub fn group_listening_ports(pgid: i32) -> Vec<u16> {
+    pids_listening_ports(&group_members(pgid))
+}
+
+/// Ports on which one of `pids` holds a LISTEN socket.
+pub fn pids_listening_ports(pids: &[i32]) -> Vec<u16> {
     let listening: Vec<TcpEntry> = tcp_entries()
         .into_iter()
         .filter(|e| e.state == TCP_LISTEN && e.inode != 0)
@@ -217,7 +283,7 @@ pub fn group_listening_ports(pgid: i32) -> Vec<u16> {
         return Vec::new();
     }
     let mut inodes = HashSet::new();
-    for pid in group_members(pgid) {
+    for &pid in pids {
         inodes.extend(socket_inodes(pid));
     }
     let mut ports: Vec<u16> = listening
@@ -247,6 +313,44 @@ pub fn pids_listen_on(pids: &[i32], port: u16) -> bool {
         && tcp_entries()
             .iter()
             .any(|e| e.port == port && e.state == TCP_LISTEN && ours.contains(&e.inode))
+}
+
+/// Those of `pids` that hold a LISTEN socket on `port` (0: on any port).
+pub fn pids_listening_on(pids: &[i32], port: u16) -> Vec<i32> {
+    let listening: HashSet<u64> = tcp_entries()
+        .into_iter()
+        .filter(|e| e.state == TCP_LISTEN && e.inode != 0 && (port == 0 || e.port == port))
+        .map(|e| e.inode)
+        .collect();
+    if listening.is_empty() {
+        return Vec::new();
+    }
+    pids.iter()
+        .copied()
+        .filter(|&p| socket_inodes(p).iter().any(|i| listening.contains(i)))
+        .collect()
+}
+
+/// The pid and program name (`pid N: prog`) of a process holding a socket on `port`, found
+/// among all processes this suite may read.
+pub fn port_holder(port: u16) -> Option<String> {
+    let inodes: HashSet<u64> = tcp_entries()
+        .into_iter()
+        .filter(|e| e.port == port && e.inode != 0)
+        .map(|e| e.inode)
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    all_pids().into_iter().find_map(|p| {
+        socket_inodes(p)
+            .iter()
+            .any(|i| inodes.contains(i))
+            .then(|| {
+                let name = fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                format!("pid {p}: {}", name.trim())
+            })
+    })
 }
 
 /// Whether anybody at all listens on `port`.

@@ -1,25 +1,24 @@
-//! Runs that end by themselves (clients, argument checks) go through assert_cmd, on the
-//! `std::process::Command` the driver prepared (own group, rlimits, scrubbed environment).
-//! assert_cmd kills only the process it started and collects output without a cap, so a
-//! watchdog here kills the whole group at the deadline (plus a grace) or when the group
-//! has written more than [`MAX_WRITTEN`] bytes: every run ends, and memory stays bounded.
+//! Runs that end by themselves (clients, argument checks), on the `std::process::Command`
+//! the driver prepared (contained, rlimits, scrubbed environment). Not through assert_cmd:
+//! it collects output without a cap and waits for every holder of the pipes, so a flood
+//! or a detached grandchild holding stdout would grow or hang the suite. Here output goes
+//! through the bounded [`Capture`], and the run ends at its deadline, when the program
+//! exits, or when its processes have written more than [`MAX_WRITTEN`] bytes.
 
-use std::os::unix::net::UnixDatagram;
-use std::os::unix::process::CommandExt;
-use std::process::{ExitStatus, Output};
+use std::process::ExitStatus;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::contain::Jail;
 use super::output::{Capture, Line, Stream};
 use super::procfs;
-use super::subject::{describe_status, kill_group};
+use super::subject::{describe_status, kill_contained};
 use crate::timing::POLL;
 
 /// A run's group may write this much (pipes and sockets) before it is killed as a flood.
 pub const MAX_WRITTEN: u64 = 64 << 20;
-/// Time given beyond the run's timeout before the watchdog kills the group.
+/// How long the output readers are given to finish once the run has ended.
 const GRACE: Duration = Duration::from_millis(500);
 
 /// A finished run.
@@ -33,13 +32,16 @@ pub struct Finished {
     pub timed_out: bool,
     /// It wrote more than [`MAX_WRITTEN`] bytes and was killed.
     pub flooded: bool,
+    /// The kernel's out-of-memory killer ended one of its processes (its `--memory`
+    /// cgroup limit).
+    pub out_of_memory: bool,
     /// From start to exit (or kill).
     pub elapsed: Duration,
-    /// Its output, both streams (timestamps are those of collection: after the exit).
+    /// Its output, both streams, stamped as it arrived.
     pub capture: Arc<Capture>,
-    /// Raw stdout (capped by the flood watchdog).
+    /// Raw stdout: its first [`super::output::MAX_RAW_BYTES`].
     pub stdout: Vec<u8>,
-    /// Raw stderr.
+    /// Raw stderr: its first [`super::output::MAX_RAW_BYTES`].
     pub stderr: Vec<u8>,
 }
 
@@ -96,6 +98,9 @@ impl Finished {
             )
         } else {
             match self.status {
+                Some(s) if self.out_of_memory => {
+                    format!("{} after it went past its memory limit", describe_status(s))
+                }
                 Some(s) => describe_status(s),
                 None => "unknown".to_owned(),
             }
@@ -104,100 +109,93 @@ impl Finished {
 }
 
 /// Runs `cmd` to completion with `stdin` as input and `timeout`.
+///
+/// The run ends when the subject program exits (contained: its namespace is then empty,
+/// so nothing it left behind holds its pipes), or at `timeout`, or when it has written more
+/// than [`MAX_WRITTEN`] bytes: whatever holds its pipes, the deadline ends the run. Output
+/// goes through the same bounded [`Capture`] as a server's.
 pub(super) fn run_to_end(
     mut cmd: std::process::Command,
+    mut jail: Jail,
     command: String,
     marker: String,
     stdin: Vec<u8>,
     timeout: Duration,
 ) -> std::io::Result<Finished> {
-    // The child reports its pid (= its process group) before exec, so the watchdog can kill
-    // the group even though assert_cmd holds the Child.
-    let (tx_pid, rx_pid) = UnixDatagram::pair()?;
-    let child_end = std::os::fd::AsRawFd::as_raw_fd(&tx_pid);
-    // SAFETY: runs in the child between fork and exec: getpid and send are system calls,
-    // no allocation, no lock.
-    unsafe {
-        cmd.pre_exec(move || {
-            let pid = rustix::process::getpid()
-                .as_raw_nonzero()
-                .get()
-                .to_ne_bytes();
-            let fd = std::os::fd::BorrowedFd::borrow_raw(child_end);
-            let _ = rustix::net::send(fd, &pid, rustix::net::SendFlags::empty());
-            Ok(())
-        });
-    }
+    jail.apply(&mut cmd);
     let started = Instant::now();
-    let (tx_done, rx_done) = mpsc::channel::<std::io::Result<Output>>();
-    let worker = thread::Builder::new()
-        .name("assert-cmd".to_owned())
-        .spawn(move || {
-            let out = assert_cmd::Command::from_std(cmd)
-                .timeout(timeout)
-                .write_stdin(stdin)
-                .output();
-            let _ = tx_done.send(out);
-        })?;
-    rx_pid.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut buf = [0u8; 4];
-    let pgid = match rx_pid.recv(&mut buf) {
-        Ok(4) => Some(i32::from_ne_bytes(buf)),
-        _ => None,
-    };
-    drop(tx_pid);
+    let mut child = cmd.spawn()?;
+    let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+    super::signals::register(pgid);
+    jail.started(pgid);
+    let capture = Capture::new();
+    if let Some(out) = child.stdout.take() {
+        capture.read_from(Stream::Stdout, out);
+    }
+    if let Some(err) = child.stderr.take() {
+        capture.read_from(Stream::Stderr, err);
+    }
+    if let Some(mut pipe) = child.stdin.take() {
+        // A subject that never reads its stdin blocks only this thread, until it is killed.
+        let _ = thread::Builder::new()
+            .name("run-stdin".to_owned())
+            .spawn(move || {
+                use std::io::Write;
+                let _ = pipe.write_all(&stdin);
+            });
+    }
     let mut timed_out = false;
     let mut flooded = false;
-    let result = loop {
-        match rx_done.recv_timeout(POLL * 5) {
-            Ok(r) => break r,
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                break Err(std::io::Error::other(
-                    "assert_cmd thread ended without a result",
-                ));
+    let mut polls = 0u32;
+    let mut status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if started.elapsed() >= timeout {
+            timed_out = true;
+            break None;
+        }
+        polls += 1;
+        if polls % 5 == 0 {
+            let written: u64 = procfs::tree_pids(pgid)
+                .into_iter()
+                .filter_map(procfs::bytes_written)
+                .sum();
+            if written > MAX_WRITTEN {
+                flooded = true;
+                break None;
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        let Some(pgid) = pgid else { continue };
-        let written: u64 = procfs::group_pids(pgid, false)
-            .into_iter()
-            .filter_map(procfs::bytes_written)
-            .sum();
-        let late = started.elapsed() > timeout + GRACE;
-        if written > MAX_WRITTEN || late {
-            flooded |= written > MAX_WRITTEN;
-            timed_out |= late;
-            kill_group(pgid, &marker);
-        }
+        thread::sleep(
+            POLL.min(timeout.saturating_sub(started.elapsed()))
+                .max(Duration::from_millis(1)),
+        );
     };
-    let _ = worker.join();
     let elapsed = started.elapsed();
     // Whatever the child left behind (a forked helper, a daemon) goes too.
-    if let Some(pgid) = pgid {
-        kill_group(pgid, &marker);
+    kill_contained(pgid, &marker, &jail);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    let out = result?;
-    let capture = Capture::new();
-    capture.push_buffer(Stream::Stdout, &out.stdout);
-    capture.push_buffer(Stream::Stderr, &out.stderr);
+    super::signals::unregister(pgid);
+    let out_of_memory = jail.out_of_memory();
+    // Contained, the pipes close with the namespace; a process that escaped (process-group
+    // mode) and holds them is not waited for past this.
+    capture.wait_closed(GRACE);
     capture.close();
-    use std::os::unix::process::ExitStatusExt;
-    // assert_cmd's own timeout kills with SIGKILL: a killed run past its timeout timed out.
-    if out.status.signal() == Some(9) && elapsed >= timeout {
-        timed_out = true;
+    if timed_out || flooded {
+        status = None;
     }
     Ok(Finished {
         command,
-        status: if timed_out || flooded {
-            None
-        } else {
-            Some(out.status)
-        },
+        status,
         timed_out,
         flooded,
+        out_of_memory,
         elapsed,
+        stdout: capture.raw(Stream::Stdout),
+        stderr: capture.raw(Stream::Stderr),
         capture,
-        stdout: out.stdout,
-        stderr: out.stderr,
     })
 }
