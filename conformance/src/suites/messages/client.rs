@@ -40,7 +40,7 @@ pub(super) enum Answer {
 }
 
 /// The pause between the pieces of response-pieces: well under the gap.
-pub(super) const PIECE_PAUSE: Duration = Duration::from_millis(200);
+pub(super) const PIECE_PAUSE: Duration = Duration::from_millis(100);
 
 /// How long the fake server holds a stalled or finished connection open for the client to
 /// end it: the gap plus slack, then the exit deadline.

@@ -64,7 +64,7 @@ pub static RESPONSE_PIECES: Check = Check::new(
     "messages.client.response-pieces",
     Level::Required,
     "004 3.5 (TCP may deliver a record in pieces; only gaps of one second are errors)",
-    "a response of two messages delivered in four pieces 200 ms apart: it is read whole (the last message is printed)",
+    "a response of two messages delivered in four pieces 100 ms apart: it is read whole (the last message is printed)",
     client_response_pieces,
 );
 
@@ -80,7 +80,7 @@ fn client_response_pieces(ctx: &mut Ctx) -> CheckResult {
     expect_printed(
         &fin,
         &items,
-        "delivered in four pieces 200 ms apart (under the 1 s gap)",
+        "delivered in four pieces 100 ms apart (under the 1 s gap)",
         "recv(n) may return fewer than n bytes: loop until each field is complete (a pause \
          under 1 s is no gap)",
     )

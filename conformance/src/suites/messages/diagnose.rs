@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::check::Cause;
 use crate::driver::Line;
-use crate::driver::subject::describe_status;
+use crate::driver::subject::{describe_status, status_cause};
 
 /// The first line of every Python traceback.
 const TRACEBACK: &str = "Traceback (most recent call last):";
@@ -130,7 +130,7 @@ pub fn death(status: ExitStatus, lines: &[Line], after: Option<&Exchange>) -> De
         return Death {
             actual: ended,
             hint,
-            cause: Cause::Signal { signal },
+            cause: status_cause(status, false),
         };
     }
     let code = status.code().unwrap_or(-1);
@@ -144,7 +144,8 @@ pub fn death(status: ExitStatus, lines: &[Line], after: Option<&Exchange>) -> De
 }
 
 /// The hint (and cause) for a server that did not listen on an in-range `port`: `busy` is
-/// the state of a socket found on that port right after (e.g. TIME_WAIT), `same_as_refused`
+/// the state of a socket found on that port right after (e.g. TIME_WAIT; 0: none seen, but
+/// its own output said the address was in use), `same_as_refused`
 /// whether it printed what it prints for an out-of-range port (digits aside).
 pub fn port_refused(port: u16, busy: Option<u8>, same_as_refused: bool) -> (String, Option<Cause>) {
     if same_as_refused {

@@ -266,7 +266,10 @@ fn accepted_port(ctx: &mut Ctx, port: u16) -> CheckResult {
         match s.wait_listening(ctx.timing().startup()) {
             Ok(()) => return Ok(()),
             Err(Stop::Fail(f)) => {
-                let busy = busy_state(port);
+                // A socket on the port now, or the bind error in its own words (the
+                // driver's cause): either is evidence of a busy port, not of a range check.
+                let said = matches!(f.cause, Some(Cause::AddrInUse { .. }));
+                let busy = busy_state(port).or(said.then_some(0));
                 s.capture().wait_closed(Duration::from_millis(300));
                 last = Some((f, s.lines(), busy));
             }
