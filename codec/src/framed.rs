@@ -135,15 +135,20 @@ impl FrameBuffer {
     /// the stream cannot be resynchronised then, and every later call returns the same error.
     #[inline]
     pub fn next_frame(&mut self) -> Result<Option<&[u8]>, DecodeError> {
-        let live = self.buf.get(self.start..).unwrap_or_default();
+        // `start <= buf.len()` always holds; a branch out (not a clamp to an empty slice)
+        // keeps the hot loop as short as the hand-written reassembly's.
+        let Some(live) = self.buf.get(self.start..) else {
+            return Ok(None);
+        };
         // Fast path: a whole frame within the limit is already here (nearly every call when
         // frames are small). Same result as `Frame::decode`, without building its error.
         if let Some((header, body)) = live.split_first_chunk::<HEADER_LEN>() {
             let len = u32::from_be_bytes(*header);
             if len <= self.max {
                 let want = usize::try_from(len).unwrap_or(usize::MAX);
-                if let Some(payload) = body.get(..want) {
-                    self.start += HEADER_LEN + want;
+                if let Some((payload, rest)) = body.split_at_checked(want) {
+                    // `rest` is the tail of `buf`, so this cannot underflow.
+                    self.start = self.buf.len() - rest.len();
                     return Ok(Some(payload));
                 }
             }

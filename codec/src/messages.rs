@@ -376,24 +376,31 @@ impl<'a> Request<'a> {
         if u16::from_be_bytes([h[field::MAGIC.start], h[field::MAGIC.start + 1]]) != MAGIC {
             return None;
         }
-        let kind = RequestKind::from_id(h[field::ID])?;
         let name_len = usize::from(h[field::NAME_LEN]);
         let receiver_len = usize::from(h[field::RECEIVER_LEN]);
         let message_len = usize::from(u16::from_be_bytes([
             h[field::MESSAGE_LEN.start],
             h[field::MESSAGE_LEN.start + 1],
         ]));
-        let valid = name_len != 0
-            && match kind {
-                RequestKind::Read => receiver_len == 0 && message_len == 0,
-                RequestKind::Create => receiver_len != 0 && message_len != 0,
-            };
-        if !valid {
+        // The ID and the lengths it allows in one match (a branch per ID, as a hand-written
+        // parser has), the kind named only once the record is known to be valid.
+        let kind = match RequestKind::from_id(h[field::ID])? {
+            RequestKind::Read if name_len != 0 && receiver_len == 0 && message_len == 0 => {
+                RequestKind::Read
+            }
+            RequestKind::Create if name_len != 0 && receiver_len != 0 && message_len != 0 => {
+                RequestKind::Create
+            }
+            _ => return None,
+        };
+        // One length check for the whole body (the three lengths are at most 65535 + 510,
+        // so the sum cannot overflow); the splits below then need no checks of their own.
+        if body.len() < name_len + receiver_len + message_len {
             return None;
         }
-        let (user, body) = body.split_at_checked(name_len)?;
-        let (receiver, body) = body.split_at_checked(receiver_len)?;
-        let (message, rest) = body.split_at_checked(message_len)?;
+        let (user, body) = body.split_at(name_len);
+        let (receiver, body) = body.split_at(receiver_len);
+        let (message, rest) = body.split_at(message_len);
         let request = Request {
             kind,
             user,

@@ -64,7 +64,7 @@ impl fmt::Display for Level {
 }
 
 /// The server architecture an assignment part asks for (hello parts A, B, C; multiclient).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Model {
     /// Serves one client after another (hello part A).

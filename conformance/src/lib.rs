@@ -7,6 +7,7 @@ pub mod args;
 pub mod check;
 pub mod driver;
 pub mod fuzz;
+pub mod grade;
 pub mod interop;
 pub mod report;
 pub mod suites;

@@ -1,18 +1,22 @@
-//! `conformance`: run a suite against a student's programs (or the references), list the
-//! checks, or run a reference program. See DESIGN.md "Command line".
+//! `conformance`: run a suite against a student's programs (or the references), grade a
+//! class, bundle a Gradescope autograder, list the checks, or run a reference program. See
+//! DESIGN.md "Command line". Each subcommand dispatches to one function (most live in the
+//! library), so adding one is a variant and a match arm.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use conformance::check::{Check, Model, Role};
 use conformance::driver::{CommandSpec, RunConfig, SubjectCmd, run_checks};
-use conformance::report::{self, human, json, list};
+use conformance::grade;
+use conformance::report::progress::{Mode, Progress};
+use conformance::report::{self, Format, Rubric, RunInfo, human, list, points};
 use conformance::suites::{self, Suite};
 use conformance::timing::Timing;
 
@@ -43,6 +47,10 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "human")]
         format: ListFormat,
     },
+    /// Grade a class: build and run every submission, write a gradebook.
+    Grade(grade::GradeArgs),
+    /// Write a Gradescope autograder (setup.sh, run_autograder, this binary, the config).
+    GradescopeBundle(grade::bundle::BundleArgs),
     /// Run a reference program: `conformance ref tcpserver 5000`. Without a program, list them.
     Ref {
         /// Program name.
@@ -55,7 +63,7 @@ enum Cmd {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// hello, framed, messages, multiclient, or all.
+    /// hello, framed, messages, multiclient, several joined by commas, or all.
     suite: String,
     /// Your server, e.g. "./tcpserver" or "python3 server.py" (the port is appended, or
     /// use placeholders {host} {port}).
@@ -66,8 +74,9 @@ struct RunArgs {
     client_cmd: Option<String>,
     /// The server's model (hello: part A iterative, B threaded, C event-driven).
     #[arg(long, value_enum)]
-    model: Option<ModelArg>,
-    /// Run only checks whose ID matches (substring, or a glob with *). Repeatable.
+    model: Option<Model>,
+    /// Run only checks whose ID matches (substring, or a glob with *; `hello.server.x` or
+    /// `hello::server::x`). Repeatable.
     #[arg(long, value_name = "PATTERN")]
     only: Vec<String>,
     /// Skip checks whose ID matches (substring, or a glob with *). Repeatable.
@@ -87,10 +96,16 @@ struct RunArgs {
     port: Option<u16>,
     /// Report format.
     #[arg(long, value_enum, default_value = "human")]
-    format: RunFormat,
+    format: Format,
     /// Write the report to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Also write a report: FORMAT=FILE (human, json, junit, gradescope, html). Repeatable.
+    #[arg(long = "report", value_name = "FORMAT=FILE", value_parser = parse_report)]
+    reports: Vec<(Format, PathBuf)>,
+    /// Points per check: a TOML file with a [points] table (e.g. grade.toml).
+    #[arg(long, value_name = "FILE")]
+    points: Option<PathBuf>,
     /// Checks run at once (each with its own processes and ports).
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 8)]
     jobs: usize,
@@ -108,27 +123,17 @@ struct RunArgs {
     list: bool,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum ModelArg {
-    Iterative,
-    Threaded,
-    EventDriven,
-}
-
-impl From<ModelArg> for Model {
-    fn from(m: ModelArg) -> Model {
-        match m {
-            ModelArg::Iterative => Model::Iterative,
-            ModelArg::Threaded => Model::Threaded,
-            ModelArg::EventDriven => Model::EventDriven,
-        }
+fn parse_report(v: &str) -> Result<(Format, PathBuf), String> {
+    let (f, path) = v
+        .split_once('=')
+        .ok_or_else(|| format!("--report takes FORMAT=FILE, not {v:?}"))?;
+    let f = Format::from_str(f, true).map_err(|_| {
+        format!("unknown report format {f:?} (human, json, junit, gradescope, html)")
+    })?;
+    if path.is_empty() {
+        return Err(format!("--report {v}: no file name"));
     }
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum RunFormat {
-    Human,
-    Json,
+    Ok((f, PathBuf::from(path)))
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,31 +148,12 @@ fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `hello`, `hello,framed` or `all`.
 fn pick_suites(name: &str) -> Option<Vec<&'static Suite>> {
     if name == "all" {
         return Some(suites::SUITES.iter().collect());
     }
-    suites::find(name).map(|s| vec![s])
-}
-
-/// `*` matches any run of characters; without `*` the pattern matches as a substring.
-fn matches(pattern: &str, id: &str) -> bool {
-    if !pattern.contains('*') {
-        return id.contains(pattern);
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !id.starts_with(first) || id.len() < first.len() + last.len() || !id.ends_with(last) {
-        return false;
-    }
-    let mut rest = &id[first.len()..id.len() - last.len()];
-    for p in &parts[1..parts.len() - 1] {
-        match rest.find(p) {
-            Some(i) => rest = &rest[i + p.len()..],
-            None => return false,
-        }
-    }
-    true
+    name.split(',').map(|n| suites::find(n.trim())).collect()
 }
 
 fn parse_secs(flag: &str, v: f64) -> Result<Duration, String> {
@@ -189,7 +175,87 @@ fn subject(cmd: &Option<String>, exe: &std::path::Path) -> Result<SubjectCmd, St
     }
 }
 
+/// Every file a report goes to, checked before any check runs (a report lost after a
+/// two-minute run is the worst moment to learn of a typo in a folder name).
+fn check_outputs(outputs: &[(Format, PathBuf)]) -> Result<(), String> {
+    for (i, (_, path)) in outputs.iter().enumerate() {
+        if outputs[..i].iter().any(|(_, p)| p == path) {
+            return Err(format!("two reports go to {}", path.display()));
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        if !parent.is_dir() {
+            return Err(format!(
+                "cannot write the report {}: folder {} does not exist",
+                path.display(),
+                parent.display()
+            ));
+        }
+        if path.is_dir() {
+            return Err(format!(
+                "cannot write the report {}: it is a folder",
+                path.display()
+            ));
+        }
+        // Opened for writing now (an existing file stays as it is until the run ends; a new
+        // one is removed again), so a read-only folder is found before the run too.
+        let existed = path.exists();
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
+        if !existed {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    Ok(())
+}
+
+fn read_rubric(path: &Option<PathBuf>) -> Result<Rubric, String> {
+    let Some(path) = path else {
+        return Ok(Rubric::default());
+    };
+    grade::config::Config::load(path).map(|c| c.points)
+}
+
+/// Why a run selected no check, in words that say what to change.
+fn nothing_selected(a: &RunArgs, chosen: &[&'static Suite], roles: &[Role]) -> String {
+    let in_roles = chosen
+        .iter()
+        .flat_map(|s| s.checks.iter())
+        .filter(|c| roles.contains(&c.role))
+        .count();
+    let roles_text: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    if in_roles == 0 {
+        return format!(
+            "no check selected: suite {} has no {} checks (give --server-cmd or --client-cmd for a \
+             role it has)",
+            a.suite,
+            roles_text.join(" or ")
+        );
+    }
+    format!(
+        "no check selected: --only {:?} --skip {:?} leave none of the {in_roles} {} checks of {} \
+         (IDs look like {}; see `conformance list`)",
+        a.only,
+        a.skip,
+        roles_text.join("/"),
+        a.suite,
+        chosen
+            .iter()
+            .flat_map(|s| s.checks.first())
+            .map(|c| c.id)
+            .next()
+            .unwrap_or("hello.server.handshake")
+    )
+}
+
 fn run(a: RunArgs) -> ExitCode {
+    let started = SystemTime::now();
+    let clock = Instant::now();
     let Some(chosen) = pick_suites(&a.suite) else {
         let names: Vec<&str> = suites::SUITES.iter().map(|s| s.name).collect();
         return usage_error(format!(
@@ -221,6 +287,14 @@ fn run(a: RunArgs) -> ExitCode {
         Some(Err(e)) => return usage_error(e),
     };
     timing = timing.with_period(given, a.server_cmd.is_none());
+    let rubric = match read_rubric(&a.points) {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    let mut outputs = a.reports.clone();
+    if let Some(path) = &a.output {
+        outputs.insert(0, (a.format, path.clone()));
+    }
     let references = a.server_cmd.is_none() && a.client_cmd.is_none();
     let roles: Vec<Role> = if references {
         vec![Role::Server, Role::Client]
@@ -235,10 +309,7 @@ fn run(a: RunArgs) -> ExitCode {
         r
     };
     // Against the references the default model is threaded: every hello check applies.
-    let model = a
-        .model
-        .map(Model::from)
-        .or(references.then_some(Model::Threaded));
+    let model = a.model.or(references.then_some(Model::Threaded));
     let cfg = Arc::new(RunConfig {
         server,
         client,
@@ -256,12 +327,12 @@ fn run(a: RunArgs) -> ExitCode {
         .iter()
         .flat_map(|s| s.checks.iter())
         .filter(|c| roles.contains(&c.role))
-        .filter(|c| a.only.is_empty() || a.only.iter().any(|p| matches(p, c.id)))
-        .filter(|c| !a.skip.iter().any(|p| matches(p, c.id)))
+        .filter(|c| a.only.is_empty() || a.only.iter().any(|p| points::matches(p, c.id)))
+        .filter(|c| !a.skip.iter().any(|p| points::matches(p, c.id)))
         .collect();
     let suite_names: Vec<String> = chosen
         .iter()
-        .filter(|s| !s.checks.is_empty())
+        .filter(|s| checks.iter().any(|c| c.suite == s.name))
         .map(|s| s.name.to_owned())
         .collect();
     if a.list {
@@ -271,15 +342,15 @@ fn run(a: RunArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if checks.is_empty() {
-        eprintln!(
-            "conformance: no checks selected (suite {}, roles {roles:?})",
-            a.suite
-        );
+        return usage_error(nothing_selected(&a, &chosen, &roles));
+    }
+    if let Err(e) = check_outputs(&outputs) {
+        return usage_error(e);
     }
     // On a terminal, each check's line appears as it completes (a multiclient run lasts
     // minutes); the report then adds the failures in detail and the summary.
-    let live =
-        a.format == RunFormat::Human && a.output.is_none() && std::io::stdout().is_terminal();
+    let human_stdout = a.format == Format::Human && a.output.is_none();
+    let live = human_stdout && std::io::stdout().is_terminal();
     let color = live && std::env::var_os("NO_COLOR").is_none();
     let header = match model {
         Some(m) => Some(format!(
@@ -295,83 +366,94 @@ fn run(a: RunArgs) -> ExitCode {
     if live && let Some(h) = &header {
         println!("{h}");
     }
-    let progress = |r: &conformance::driver::CheckReport| {
-        if live {
-            println!("{}", human::line(r, color, false));
-        }
+    let progress = Progress::start(&checks, Mode::for_stderr());
+    let done = |r: &conformance::driver::CheckReport| {
+        progress.done(r, live.then(|| human::line(r, color, false)));
     };
     {
-        // SIGINT/SIGTERM: subjects end at once, the finished checks are reported (marked
-        // incomplete on stderr), exit 130/143.
-        let (names, json_format) = (suite_names.clone(), a.format == RunFormat::Json);
+        // SIGINT/SIGTERM: subjects end at once, the finished checks are reported in the
+        // chosen format (marked incomplete on stderr), exit 130/143.
+        let info = RunInfo {
+            suites: suite_names.clone(),
+            server: cfg.server.user_display().map(str::to_owned),
+            client: cfg.client.user_display().map(str::to_owned),
+            model: model.map(|m| m.as_str().to_owned()),
+            strict: a.strict,
+            slack,
+            period: cfg.timing.period,
+            started,
+            duration: Duration::ZERO,
+            rubric: rubric.clone(),
+        };
+        let format = a.format;
         conformance::driver::signals::install(move |sig, done| {
             eprintln!(
                 "conformance: interrupted by signal {sig}: INCOMPLETE report of the {} \
                  checks that finished",
                 done.len()
             );
-            let text = if json_format {
-                let subjects = json::Subjects {
-                    server: None,
-                    client: None,
-                };
-                let r = json::build(names.clone(), subjects, None, done, false);
-                serde_json::to_string_pretty(&r).unwrap_or_default() + "\n"
-            } else {
-                human::render(&names, done, false, false, true)
+            let info = RunInfo {
+                duration: clock.elapsed(),
+                ..info.clone()
             };
-            let _ = std::io::stdout().write_all(text.as_bytes());
+            let _ = std::io::stdout().write_all(report::render(format, &info, done).as_bytes());
         });
     }
-    let reports = run_checks(&checks, &cfg, a.jobs, &progress);
-    let text = match a.format {
-        RunFormat::Human => {
+    let reports = run_checks(&checks, &cfg, a.jobs, &done);
+    progress.finish();
+    let info = RunInfo {
+        suites: suite_names,
+        server: cfg
+            .server
+            .user_display()
+            .map(str::to_owned)
+            .filter(|_| roles.contains(&Role::Server)),
+        client: cfg
+            .client
+            .user_display()
+            .map(str::to_owned)
+            .filter(|_| roles.contains(&Role::Client)),
+        model: model.map(|m| m.as_str().to_owned()),
+        strict: a.strict,
+        slack,
+        period: cfg.timing.period,
+        started,
+        duration: clock.elapsed(),
+        rubric,
+    };
+    for (format, path) in &outputs {
+        if let Err(e) = std::fs::write(path, report::render(*format, &info, &reports)) {
+            return usage_error(format!("cannot write the report {}: {e}", path.display()));
+        }
+    }
+    let last = human::final_line(&info, &reports);
+    if a.output.is_none() {
+        let text = if a.format == Format::Human {
             let mut t = String::new();
             if !live && let Some(h) = &header {
                 t.push_str(h);
                 t.push('\n');
             }
-            t.push_str(&human::render(&suite_names, &reports, color, false, !live));
+            t.push_str(&human::render(&info.suites, &reports, color, false, !live));
+            t.push_str(&last);
+            t.push('\n');
             t
+        } else {
+            report::render(a.format, &info, &reports)
+        };
+        if let Err(e) = std::io::stdout().write_all(text.as_bytes()) {
+            return usage_error(format!("cannot write the report: {e}"));
         }
-        RunFormat::Json => {
-            let subjects = json::Subjects {
-                server: cfg
-                    .server
-                    .user_display()
-                    .map(str::to_owned)
-                    .filter(|_| roles.contains(&Role::Server)),
-                client: cfg
-                    .client
-                    .user_display()
-                    .map(str::to_owned)
-                    .filter(|_| roles.contains(&Role::Client)),
-            };
-            let r = json::build(
-                suite_names,
-                subjects,
-                model.map(|m| m.as_str().to_owned()),
-                &reports,
-                a.strict,
-            );
-            let mut s = serde_json::to_string_pretty(&r).unwrap_or_else(|_| "{}".to_owned());
-            s.push('\n');
-            s
-        }
-    };
-    let written = match &a.output {
-        Some(path) => std::fs::write(path, &text),
-        None => std::io::stdout().write_all(text.as_bytes()),
-    };
-    if let Err(e) = written {
-        return usage_error(format!("cannot write the report: {e}"));
+    }
+    if !human_stdout {
+        // The report went to a file or is machine-read: the verdict line is for the log.
+        eprintln!("conformance: {last}");
     }
     // Every check errored: the suite could not run at all (no ports, no processes), which
     // is no verdict on the program.
-    let all_errored = !reports.is_empty()
-        && reports
-            .iter()
-            .all(|r| matches!(r.outcome, conformance::check::Outcome::Errored(_)));
+    let all_errored = reports
+        .iter()
+        .all(|r| matches!(r.outcome, conformance::check::Outcome::Errored(_)));
     // An errored check is the machine's problem: never a verdict of 1 on the program.
     let any_errored = reports
         .iter()
@@ -395,6 +477,8 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run(a),
         Cmd::Interop(a) => conformance::interop::cli::main(a),
         Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
+        Cmd::Grade(a) => grade::grade(a),
+        Cmd::GradescopeBundle(a) => grade::bundle::bundle(a),
         Cmd::List { suite, format } => {
             let chosen = match suite
                 .as_deref()

@@ -517,6 +517,60 @@ fn harness_flags_are_stripped() -> TestResult {
     ensure(
         args::split(["bin", "--model"].map(String::from)).is_err(),
         "missing value accepted",
+    )?;
+    // nextest passes no flags: every flag of the table has its variable.
+    let d = args::split(["bin".to_owned()])
+        .map_err(|e| e.to_string())?
+        .with_env(|k| match k {
+            "CONFORMANCE_STRICT" => Some("1".to_owned()),
+            "CONFORMANCE_SLACK" => Some("5".to_owned()),
+            "CONFORMANCE_PERIOD" => Some("3".to_owned()),
+            "CONFORMANCE_PORT" => Some("5000".to_owned()),
+            _ => None,
+        });
+    ensure(
+        d.strict
+            && d.slack.as_deref() == Some("5")
+            && d.period.as_deref() == Some("3")
+            && d.port.as_deref() == Some("5000"),
+        format!("env: {d:?}"),
+    )?;
+    let off = args::split(["bin".to_owned()])
+        .map_err(|e| e.to_string())?
+        .with_env(|k| (k == "CONFORMANCE_STRICT").then(|| "0".to_owned()));
+    ensure(!off.strict, "CONFORMANCE_STRICT=0 is not strict")?;
+    // Both spellings of a check name select the same trials.
+    let e = args::split(
+        [
+            "bin",
+            "hello.server.handshake",
+            "--skip",
+            "hello.server.x",
+            "--exact",
+        ]
+        .map(String::from),
+    )
+    .map_err(|e| e.to_string())?;
+    ensure(
+        e.libtest_args()
+            == [
+                "bin",
+                "hello::server::handshake",
+                "--skip",
+                "hello::server::x",
+                "--exact",
+            ],
+        format!("{:?}", e.libtest_args()),
+    )?;
+    ensure(
+        e.chosen_suite(&["hello", "framed"]).as_deref() == Some("hello"),
+        "suite from a dotted filter",
+    )?;
+    ensure(
+        args::FLAGS
+            .iter()
+            .all(|f| f.name.starts_with("--") && f.env.starts_with("CONFORMANCE_")),
+        "flag table",
     )
 }
 
@@ -596,12 +650,66 @@ fn every_prerequisite_names_a_registered_check_of_its_suite() -> TestResult {
     Ok(())
 }
 
+/// The run order's hints name real checks (a renamed check would silently lose its hint).
+fn expected_durations_name_registered_checks() -> TestResult {
+    for (id, _) in conformance::driver::runner::EXPECTED {
+        ensure(
+            suites::all_checks().any(|c| c.id == *id),
+            format!("driver/runner.rs EXPECTED names {id}, which is no registered check"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The longest expected check starts first; ties keep the registry's order.
+fn longest_checks_start_first() -> TestResult {
+    use conformance::driver::runner::{expected_duration, start_order};
+    let checks: Vec<&'static Check> = suites::all_checks().collect();
+    let timing = Timing::default();
+    let order = start_order(&checks, &timing);
+    let durations: Vec<Duration> = order
+        .iter()
+        .map(|&i| expected_duration(checks[i], &timing))
+        .collect();
+    ensure(
+        durations.windows(2).all(|w| w[0] >= w[1]),
+        "start order is not longest first",
+    )?;
+    let first = checks[order[0]].id;
+    ensure(
+        first == "multiclient.server.periodic-count",
+        format!("{first} starts first"),
+    )?;
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    ensure(
+        sorted == (0..checks.len()).collect::<Vec<_>>(),
+        "start order drops or repeats checks",
+    )?;
+    // Among equal hints the registry order stands (stable sort).
+    let same: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| {
+            expected_duration(checks[i], &timing)
+                == expected_duration(checks[order[order.len() - 1]], &timing)
+        })
+        .collect();
+    ensure(same.windows(2).all(|w| w[0] < w[1]), "ties reordered")
+}
+
 fn main() {
     let ours = args::split(std::env::args()).unwrap_or_else(|e| {
         eprintln!("engine tests: {e}");
         std::process::exit(2)
     });
-    let libtest = Arguments::from_iter(ours.rest);
+    let ours = ours.with_env(|k| std::env::var(k).ok());
+    let libtest = Arguments::from_iter(ours.libtest_args());
+    if ours.subject_given() {
+        // A student's `cargo test -- --server-cmd ./tcpserver`: only the suite's harness has
+        // work; the engine's own tests neither run nor show in `--list`.
+        libtest_mimic::run(&libtest, Vec::new()).exit();
+    }
     let trials = trials![
         command::splits_like_a_shell,
         command::appends_standard_args_without_placeholders,
@@ -634,6 +742,8 @@ fn main() {
         registry::new_derives_suite_and_role_from_the_id,
         registry::retired_ids_are_never_registered,
         registry::every_prerequisite_names_a_registered_check_of_its_suite,
+        schedule::expected_durations_name_registered_checks,
+        schedule::longest_checks_start_first,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }

@@ -17,26 +17,17 @@ use std::fmt::Write as _;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use conformance::driver::command::MARKER_VAR;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The suite under test, built by cargo for this test.
 const CONFORMANCE: &str = env!("CARGO_BIN_EXE_conformance");
-
-/// Our flags that take a value: removed from argv before libtest-mimic parses the rest.
-const OUR_FLAGS: &[&str] = &[
-    "--server-cmd",
-    "--client-cmd",
-    "--suite",
-    "--model",
-    "--slack",
-    "--period",
-];
 
 /// A whole `conformance run` on one impl must end within this (the slowest hello checks
 /// run in parallel; this is far beyond them). `CONFORMANCE_SELFTEST_DEADLINE` (seconds)
@@ -133,8 +124,14 @@ fn main() {
         // serves them; the self-test has nothing to say about their program.
         libtest_mimic::run(&opts.args, Vec::new()).exit();
     }
-    let trials = build_trials(&opts);
-    libtest_mimic::run(&opts.args, trials).exit();
+    let started = Instant::now();
+    let durations: Durations = Arc::default();
+    let trials = build_trials(&opts, &durations);
+    let conclusion = libtest_mimic::run(&opts.args, trials);
+    let durations = std::mem::take(&mut *lock(&durations));
+    write_history(&durations);
+    print_summary(&durations, started.elapsed());
+    conclusion.exit();
 }
 
 fn parse_options() -> Options {
@@ -152,10 +149,12 @@ fn parse_options() -> Options {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (text.clone(), None),
         };
-        if OUR_FLAGS.contains(&flag.as_str()) {
+        // One table of the harness flags for every test binary: conformance::args::FLAGS.
+        if let Some(ours) = conformance::args::flag(&flag) {
             let value = match inline {
                 Some(v) => Some(v),
-                None => argv.next().map(|v| v.to_string_lossy().into_owned()),
+                None if ours.takes_value => argv.next().map(|v| v.to_string_lossy().into_owned()),
+                None => None,
             };
             match flag.as_str() {
                 "--server-cmd" | "--client-cmd" => subject_given = true,
@@ -178,9 +177,8 @@ fn parse_options() -> Options {
             .filter(|s| !s.is_empty());
     }
     let mut args = Arguments::from_iter(rest);
-    // Timing checks on a 2-core machine: one impl at a time unless asked otherwise.
     if args.test_threads.is_none() {
-        args.test_threads = Some(1);
+        args.test_threads = Some(default_threads());
     }
     Options {
         args,
@@ -188,6 +186,14 @@ fn parse_options() -> Options {
         only_suite,
         slack,
     }
+}
+
+/// Trials run at once unless `--test-threads` says otherwise: twice the cores, at least 2 and
+/// at most 8. A trial spends nearly all its time waiting (for a deadline, a period, a
+/// subject's reply), and each `conformance run` already runs its checks side by side, so a
+/// few trials at once fill the waits without making the timing checks compete for the CPU.
+fn default_threads() -> usize {
+    thread::available_parallelism().map_or(2, |n| (2 * n.get()).clamp(2, 8))
 }
 
 fn repo_root() -> PathBuf {
@@ -276,10 +282,95 @@ fn list_checks() -> Result<Vec<CheckInfo>, String> {
         .collect()
 }
 
-/// Built C binaries, by (suite, impl name): the path, or why it could not be built.
-type Builds = BTreeMap<(String, String), Result<PathBuf, String>>;
+/// How long each trial took in this run, by trial name.
+type Durations = Arc<Mutex<BTreeMap<String, Duration>>>;
 
-fn build_trials(opts: &Options) -> Vec<Trial> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where each trial's last duration is kept between runs (cargo's scratch folder for
+/// integration tests). Only the order of the trials depends on it.
+fn history_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("selftest-durations.tsv")
+}
+
+/// The last recorded duration of each trial: `name<TAB>milliseconds` lines. A missing or
+/// garbled file is no history (the trials are then ordered by [`Job::guess_duration`]).
+fn read_history() -> BTreeMap<String, Duration> {
+    std::fs::read_to_string(history_path())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let (name, ms) = line.split_once('\t')?;
+            Some((
+                name.to_owned(),
+                Duration::from_millis(ms.trim().parse().ok()?),
+            ))
+        })
+        .collect()
+}
+
+/// Adds this run's durations to the history (trials not run keep their old figure).
+fn write_history(now: &BTreeMap<String, Duration>) {
+    if now.is_empty() {
+        return;
+    }
+    let mut all = read_history();
+    all.extend(now.iter().map(|(k, v)| (k.clone(), *v)));
+    let text: String = all
+        .iter()
+        .map(|(k, v)| format!("{k}\t{}\n", v.as_millis()))
+        .collect();
+    // Best effort: without the file the next run is only ordered less well.
+    let _ = std::fs::write(history_path(), text);
+}
+
+/// Per suite: the trials run, the sum of their durations and the longest one; then the
+/// run's wall time (stderr, after libtest's summary).
+fn print_summary(durations: &BTreeMap<String, Duration>, wall: Duration) {
+    let mut per_suite: BTreeMap<&str, (usize, Duration, Duration, &str)> = BTreeMap::new();
+    for (name, d) in durations {
+        let suite = name.split("::").nth(1).unwrap_or("?");
+        let e = per_suite
+            .entry(suite)
+            .or_insert((0, Duration::ZERO, Duration::ZERO, ""));
+        e.0 += 1;
+        e.1 += *d;
+        if *d > e.2 {
+            e.2 = *d;
+            e.3 = name;
+        }
+    }
+    if per_suite.is_empty() {
+        return;
+    }
+    eprintln!("self-test time per suite (sum of its trials; longest trial):");
+    for (suite, (n, sum, max, name)) in &per_suite {
+        eprintln!(
+            "  {suite:<12} {n:>3} trials {:>7.1} s  longest {:>5.1} s ({name})",
+            sum.as_secs_f64(),
+            max.as_secs_f64()
+        );
+    }
+    let sum: Duration = durations.values().sum();
+    eprintln!(
+        "  all          {:>3} trials {:>7.1} s in {:.1} s of wall time",
+        durations.len(),
+        sum.as_secs_f64(),
+        wall.as_secs_f64()
+    );
+}
+
+/// Every trial, the longest expected first: the trials run on a pool of threads in this
+/// order, so the long waits overlap each other and the short trials fill in around them.
+fn build_trials(opts: &Options, durations: &Durations) -> Vec<Trial> {
+    let mut trials = collect_trials(opts, durations);
+    trials.sort_by_key(|(expected, _)| std::cmp::Reverse(*expected));
+    trials.into_iter().map(|(_, t)| t).collect()
+}
+
+fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial)> {
     let fixtures = read_fixtures();
     let listed = list_checks();
     let known: BTreeSet<String> = match &listed {
@@ -292,46 +383,36 @@ fn build_trials(opts: &Options) -> Vec<Trial> {
     {
         let listed = listed.clone();
         let problems = manifest_problems_all(&fixtures, listed);
-        trials.push(Trial::test("selftest::manifests", move || {
-            if problems.is_empty() {
-                Ok(())
-            } else {
-                Err(problems.join("\n").into())
-            }
-        }));
+        trials.push((
+            Duration::MAX,
+            Trial::test("selftest::manifests", move || {
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(problems.join("\n").into())
+                }
+            }),
+        ));
     }
 
-    // Build only what will run: `--list` builds nothing.
-    let building = !opts.args.list;
-    let build_dir = if building {
+    // Each trial builds its own C program when it starts: only what runs is built, and the
+    // builds overlap as the trials do. `--list` builds nothing.
+    let build_dir = if opts.args.list {
+        None
+    } else {
         match tempfile::Builder::new().prefix("selftest-build").tempdir() {
             Ok(d) => Some(Arc::new(d)),
             Err(e) => {
                 let msg = format!("cannot create a temporary build folder: {e}");
-                trials.push(Trial::test("selftest::build", move || Err(msg.into())));
+                trials.push((
+                    Duration::MAX,
+                    Trial::test("selftest::build", move || Err(msg.into())),
+                ));
                 None
             }
         }
-    } else {
-        None
     };
-    let mut builds = Builds::new();
-    if let Some(dir) = &build_dir {
-        for fx in &fixtures {
-            let Ok(manifest) = &fx.manifest else { continue };
-            if !known.contains(&fx.suite) || !wanted(&fx.suite) {
-                continue;
-            }
-            for imp in manifest.impls.iter().filter(|i| i.source.is_some()) {
-                let out = dir.path().join(&fx.suite).join(&imp.name);
-                builds.insert(
-                    (fx.suite.clone(), imp.name.clone()),
-                    build_c(&fx.dir, imp, &out),
-                );
-            }
-        }
-    }
-    let builds = Arc::new(builds);
+    let history = read_history();
 
     for fx in &fixtures {
         let Ok(manifest) = &fx.manifest else { continue };
@@ -347,11 +428,12 @@ fn build_trials(opts: &Options) -> Vec<Trial> {
             let kind = fx.suite.clone();
             if !known.contains(&fx.suite) {
                 // The CLI does not list this suite yet: nothing to hold it to.
-                trials.push(
+                trials.push((
+                    Duration::ZERO,
                     Trial::test(name, || Ok(()))
                         .with_kind(kind)
                         .with_ignored_flag(true),
-                );
+                ));
                 continue;
             }
             let job = Job {
@@ -359,12 +441,26 @@ fn build_trials(opts: &Options) -> Vec<Trial> {
                 dir: fx.dir.clone(),
                 imp: imp.clone(),
                 checks: checks.clone(),
-                builds: Arc::clone(&builds),
                 slack: opts.slack.clone(),
                 // Keeps the build folder alive until the last trial is done.
-                _build_dir: build_dir.clone(),
+                build_dir: build_dir.clone(),
             };
-            trials.push(Trial::test(name, move || job.run()).with_kind(kind));
+            let expected = history
+                .get(&name)
+                .copied()
+                .unwrap_or_else(|| job.guess_duration());
+            let record = Arc::clone(durations);
+            let key = name.clone();
+            trials.push((
+                expected,
+                Trial::test(name, move || {
+                    let started = Instant::now();
+                    let result = job.run();
+                    lock(&record).insert(key, started.elapsed());
+                    result
+                })
+                .with_kind(kind),
+            ));
         }
     }
     trials
@@ -523,22 +619,31 @@ struct Job {
     dir: PathBuf,
     imp: Impl,
     checks: Vec<CheckInfo>,
-    builds: Arc<Builds>,
     slack: Option<String>,
-    _build_dir: Option<Arc<tempfile::TempDir>>,
+    build_dir: Option<Arc<tempfile::TempDir>>,
 }
 
 impl Job {
+    /// Without a recorded duration: a multiclient run watches two periods; any other run is
+    /// taken as short. Only the order of the trials depends on it.
+    fn guess_duration(&self) -> Duration {
+        let period = self.imp.period.map_or(0.0, |p| match p {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+        });
+        Duration::from_secs_f64(2.0 * period.max(0.0) + 5.0)
+    }
+
     fn run(&self) -> Result<(), Failed> {
         let bin = match &self.imp.source {
-            Some(_) => match self
-                .builds
-                .get(&(self.suite.clone(), self.imp.name.clone()))
-            {
-                Some(Ok(path)) => Some(path.clone()),
-                Some(Err(e)) => return Err(e.clone().into()),
-                None => return Err("the C source was not built".into()),
-            },
+            Some(_) => {
+                let dir = self
+                    .build_dir
+                    .as_ref()
+                    .ok_or("no build folder for the C source")?;
+                let out = dir.path().join(&self.suite).join(&self.imp.name);
+                Some(build_c(&self.dir, &self.imp, &out)?)
+            }
             None => None,
         };
         let mut command = self.command(bin.as_deref())?;
@@ -574,9 +679,10 @@ impl Job {
         }
         args.extend(["--format".into(), "json".into()]);
 
-        let verdict = run_suite(&args).and_then(|out| self.judge(&out));
+        let mut suite_pid = None;
+        let verdict = run_suite(&args, &mut suite_pid).and_then(|out| self.judge(&out));
         // Always look for survivors, even after a wrong verdict: a leak is worth knowing.
-        let survivors = survivors(&words);
+        let survivors = survivors(&words, suite_pid);
         let mut msg = String::new();
         if let Err(e) = verdict {
             msg.push_str(&e);
@@ -792,7 +898,9 @@ fn run_deadline() -> Duration {
 
 /// Runs the suite with a deadline; exit status 2 (usage, or the suite could not run) is
 /// an error, 0 and 1 are verdicts.
-fn run_suite(args: &[String]) -> Result<SuiteOutput, String> {
+/// `pid` is set to the suite's process ID as soon as it runs (its subjects carry it in
+/// their marker, see [`survivors`]).
+fn run_suite(args: &[String], pid: &mut Option<u32>) -> Result<SuiteOutput, String> {
     let mut child = Command::new(CONFORMANCE)
         .args(args)
         .stdin(Stdio::null())
@@ -800,6 +908,7 @@ fn run_suite(args: &[String]) -> Result<SuiteOutput, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {CONFORMANCE}: {e}"))?;
+    *pid = Some(child.id());
     // Drain both pipes on threads so a large report never blocks the suite.
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
@@ -864,10 +973,10 @@ fn wait_with_deadline(child: &mut Child, deadline: Duration) -> Option<std::proc
 
 /// Processes still running the impl once the suite is done, after a grace period; any
 /// found are killed (they are ours: started by the suite for this impl).
-fn survivors(words: &[String]) -> Vec<String> {
+fn survivors(words: &[String], suite_pid: Option<u32>) -> Vec<String> {
     let start = Instant::now();
     loop {
-        let found = matching_processes(words);
+        let found = matching_processes(words, suite_pid);
         if found.is_empty() {
             return Vec::new();
         }
@@ -886,11 +995,16 @@ fn survivors(words: &[String]) -> Vec<String> {
     }
 }
 
-/// Processes whose command line runs this impl. A single-word command (a built binary)
-/// matches any argument equal to it; otherwise the words after the interpreter must
-/// appear in a row, not followed by another `--option` (so `server.py` does not match a
-/// concurrently running `server.py --defect x`).
-fn matching_processes(words: &[String]) -> Vec<(i32, String)> {
+/// The processes this trial's suite run left behind. Every subject the suite starts carries
+/// `CONFORMANCE_SUBJECT=<suite pid>.<n>` in its environment, and its children inherit it:
+/// a process with this run's marker is ours whatever it runs. A process without any marker
+/// (one that cleared its environment) is ours when its command line runs this impl: a
+/// single-word command (a built binary) matches any argument equal to it; otherwise the
+/// words after the interpreter must appear in a row, not followed by another `--option` (so
+/// `server.py` does not match a concurrently running `server.py --defect x`). A process with
+/// another run's marker belongs to a trial running beside this one and is left alone.
+fn matching_processes(words: &[String], suite_pid: Option<u32>) -> Vec<(i32, String)> {
+    let ours = suite_pid.map(|p| format!("{MARKER_VAR}={p}."));
     let me = std::process::id();
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -922,7 +1036,16 @@ fn matching_processes(words: &[String]) -> Vec<(i32, String)> {
         {
             continue;
         }
-        if runs_impl(&argv, words) {
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let marker = environ.split(|b| *b == 0).find(|v| {
+            v.starts_with(MARKER_VAR.as_bytes()) && v.get(MARKER_VAR.len()) == Some(&b'=')
+        });
+        let mine = match (marker, &ours) {
+            (Some(m), Some(o)) => m.starts_with(o.as_bytes()),
+            (Some(_), None) => runs_impl(&argv, words),
+            (None, _) => runs_impl(&argv, words),
+        };
+        if mine {
             out.push((pid, argv.join(" ")));
         }
     }

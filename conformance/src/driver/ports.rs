@@ -166,3 +166,38 @@ pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
         std::thread::sleep(crate::timing::POLL * 10);
     }
 }
+
+/// A fixed port (a check that must use exactly 1023 or 64000) held against every other
+/// process of the suite on this machine; released when dropped.
+#[derive(Debug)]
+pub struct FixedPort {
+    _lock: File,
+}
+
+/// Waits, up to `within`, until no other run of the suite on this machine holds `port`, and
+/// holds it (the same flock files as [`allocate`]; an flock also excludes other threads of
+/// this process, each opening the file anew). None after `within`, or where the lock files
+/// cannot be made: the caller then goes on and finds the port busy by itself. Several
+/// `conformance run` at once (the self-test runs trials side by side) would otherwise take
+/// each other's fixed ports between the look and the bind.
+pub fn hold_fixed(port: u16, within: std::time::Duration) -> Option<FixedPort> {
+    use rustix::fs::{FlockOperation, flock};
+    let dir = lock_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(port.to_string()))
+        .ok()?;
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            return Some(FixedPort { _lock: file });
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(crate::timing::POLL);
+    }
+}

@@ -1,6 +1,6 @@
 //! Running checks: each in its own [`Ctx`], a panic caught and reported as errored, many at
-//! once on worker threads (each with its own processes and ports), so the run's wall time
-//! is its longest wait.
+//! once on worker threads (each with its own processes and ports), the longest first, so the
+//! run's wall time is its longest wait.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +13,74 @@ use super::output::Line;
 use super::peer::Event;
 use crate::check::{Check, HarnessError, Model, Outcome};
 use crate::suites;
+use crate::timing::Timing;
+
+/// How long a check takes against a conforming subject, for ordering only (never a deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// About this many milliseconds.
+    Millis(u64),
+    /// `n` periods of the run's `--period` plus `plus_ms` (a check that watches periodic lines).
+    Periods {
+        /// Periods watched.
+        n: u32,
+        /// Milliseconds on top.
+        plus_ms: u64,
+    },
+}
+
+/// What an unlisted check is expected to take: most are a start, an exchange and a kill.
+pub const EXPECT_DEFAULT: Expect = Expect::Millis(250);
+
+/// The checks that take clearly longer than [`EXPECT_DEFAULT`], by ID, measured against the
+/// references (`conformance run all --format json`, `duration_ms`). Only the order of the
+/// run depends on it: started first, a long wait overlaps all the short checks instead of
+/// beginning after them. An engine test holds every ID here to a registered check.
+pub const EXPECTED: &[(&str, Expect)] = &[
+    (
+        "multiclient.server.periodic-count",
+        Expect::Periods {
+            n: 2,
+            plus_ms: 1500,
+        },
+    ),
+    (
+        "messages.client.prompt-before-connect",
+        Expect::Millis(3000),
+    ),
+    ("messages.client.response-stall", Expect::Millis(2000)),
+    ("messages.server.stall-no-block", Expect::Millis(1150)),
+    ("messages.server.header-stall", Expect::Millis(1150)),
+    ("messages.server.body-stall", Expect::Millis(1100)),
+    ("messages.server.port-range", Expect::Millis(900)),
+    ("hello.server.serves-after-malformed", Expect::Millis(900)),
+    ("messages.server.slow-pieces", Expect::Millis(850)),
+    ("framed.server.pieces", Expect::Millis(850)),
+    ("hello.server.many-connections", Expect::Millis(650)),
+    ("hello.server.concurrent-load", Expect::Millis(650)),
+    ("framed.client.split-reply", Expect::Millis(550)),
+    ("messages.server.port-bounds", Expect::Millis(500)),
+    ("hello.server.split-greeting", Expect::Millis(500)),
+];
+
+/// The expected duration of `check` in a run with `timing` (see [`EXPECTED`]).
+pub fn expected_duration(check: &Check, timing: &Timing) -> Duration {
+    let expect = EXPECTED
+        .iter()
+        .find(|(id, _)| *id == check.id)
+        .map_or(EXPECT_DEFAULT, |(_, e)| *e);
+    match expect {
+        Expect::Millis(ms) => Duration::from_millis(ms),
+        Expect::Periods { n, plus_ms } => timing.period * n + Duration::from_millis(plus_ms),
+    }
+}
+
+/// The order to start `checks` in: longest expected first, ties in registry order.
+pub fn start_order(checks: &[&'static Check], timing: &Timing) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..checks.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(expected_duration(checks[i], timing)));
+    order
+}
 
 /// What the report shows beside a verdict.
 #[derive(Debug, Clone, Default)]
@@ -117,14 +185,14 @@ pub fn run_checks(
     } else {
         jobs.max(1)
     };
+    let order = start_order(checks, &cfg.timing);
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<CheckReport>>> = checks.iter().map(|_| Mutex::new(None)).collect();
     thread::scope(|s| {
         for _ in 0..jobs.min(checks.len()) {
             s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(check) = checks.get(i) else { break };
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let check = checks[i];
                     let report = run_check(check, cfg);
                     done(&report);
                     super::signals::record(&report);

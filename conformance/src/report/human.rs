@@ -219,3 +219,40 @@ pub fn render(
     }
     s
 }
+
+/// The run's last line, as pytest and cargo test end: verdict, counts, points, elapsed.
+/// `PASS: 29 passed, 2 skipped; 29/29 points; 12.4 s` or
+/// `FAIL (2 required checks did not pass): 27 passed, 1 failed, 1 blocked; 27/29 points; 12.4 s`.
+pub fn final_line(info: &super::RunInfo, reports: &[CheckReport]) -> String {
+    let sum = summarize(reports);
+    let mut parts = vec![format!("{} passed", sum.passed)];
+    for (n, word) in [
+        (sum.failed, "failed"),
+        (sum.blocked, "blocked"),
+        (sum.errored, "errored"),
+        (sum.skipped, "skipped"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    let verdict = if info.verdict(reports) == "pass" {
+        "PASS".to_owned()
+    } else if sum.required_failed > 0 {
+        format!(
+            "FAIL ({} required check{} did not pass)",
+            sum.required_failed,
+            if sum.required_failed == 1 { "" } else { "s" }
+        )
+    } else {
+        "FAIL (recommended checks did not pass, --strict)".to_owned()
+    };
+    let (score, max) = info.rubric.total(reports);
+    format!(
+        "{verdict}: {}; {}/{} points; {:.1} s",
+        parts.join(", "),
+        super::json::points_text(score),
+        super::json::points_text(max),
+        info.duration.as_secs_f64()
+    )
+}

@@ -766,12 +766,18 @@ static FIXED_PORTS: [(u16, Mutex<()>); 5] = [
     (65535, Mutex::new(())),
 ];
 
-/// Holds `port` for this run while the guard lives (None: not a shared fixed port).
-fn lock_port(port: u16) -> Option<std::sync::MutexGuard<'static, ()>> {
-    FIXED_PORTS
-        .iter()
-        .find(|(p, _)| *p == port)
-        .map(|(_, m)| m.lock().unwrap_or_else(|e| e.into_inner()))
+/// A fixed port held within this run (the mutex) and against other runs on this machine.
+type PortGuard = (
+    std::sync::MutexGuard<'static, ()>,
+    Option<crate::driver::ports::FixedPort>,
+);
+
+/// Holds `port` while the guard lives (None: not a shared fixed port).
+fn lock_port(port: u16) -> Option<PortGuard> {
+    let (_, m) = FIXED_PORTS.iter().find(|(p, _)| *p == port)?;
+    let guard = m.lock().unwrap_or_else(|e| e.into_inner());
+    let held = crate::driver::ports::hold_fixed(port, Duration::from_secs(120));
+    Some((guard, held))
 }
 
 /// Waits a little for a fixed port to be free (another run on this machine may hold it
