@@ -366,42 +366,11 @@ fn run(a: RunArgs) -> ExitCode {
     if live && let Some(h) = &header {
         println!("{h}");
     }
-    let progress = Progress::start(&checks, Mode::for_stderr());
+    let progress = Progress::start(&checks, &cfg.timing, Mode::for_stderr());
     let done = |r: &conformance::driver::CheckReport| {
         progress.done(r, live.then(|| human::line(r, color, false)));
     };
-    {
-        // SIGINT/SIGTERM: subjects end at once, the finished checks are reported in the
-        // chosen format (marked incomplete on stderr), exit 130/143.
-        let info = RunInfo {
-            suites: suite_names.clone(),
-            server: cfg.server.user_display().map(str::to_owned),
-            client: cfg.client.user_display().map(str::to_owned),
-            model: model.map(|m| m.as_str().to_owned()),
-            strict: a.strict,
-            slack,
-            period: cfg.timing.period,
-            started,
-            duration: Duration::ZERO,
-            rubric: rubric.clone(),
-        };
-        let format = a.format;
-        conformance::driver::signals::install(move |sig, done| {
-            eprintln!(
-                "conformance: interrupted by signal {sig}: INCOMPLETE report of the {} \
-                 checks that finished",
-                done.len()
-            );
-            let info = RunInfo {
-                duration: clock.elapsed(),
-                ..info.clone()
-            };
-            let _ = std::io::stdout().write_all(report::render(format, &info, done).as_bytes());
-        });
-    }
-    let reports = run_checks(&checks, &cfg, a.jobs, &done);
-    progress.finish();
-    let info = RunInfo {
+    let mut info = RunInfo {
         suites: suite_names,
         server: cfg
             .server
@@ -418,9 +387,34 @@ fn run(a: RunArgs) -> ExitCode {
         slack,
         period: cfg.timing.period,
         started,
-        duration: clock.elapsed(),
+        duration: Duration::ZERO,
         rubric,
     };
+    {
+        // SIGINT/SIGTERM: subjects end at once, the finished checks are reported (marked
+        // incomplete on stderr), exit 130/143.
+        let (info, format) = (info.clone(), a.format);
+        conformance::driver::signals::install(move |sig, done| {
+            eprintln!(
+                "conformance: interrupted by signal {sig}: INCOMPLETE report of the {} \
+                 checks that finished",
+                done.len()
+            );
+            let info = RunInfo {
+                duration: clock.elapsed(),
+                ..info.clone()
+            };
+            let text = if format == Format::Human {
+                human::render(&info.suites, done, false, false, true)
+            } else {
+                report::render(format, &info, done)
+            };
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        });
+    }
+    let reports = run_checks(&checks, &cfg, a.jobs, &done);
+    progress.finish();
+    info.duration = clock.elapsed();
     for (format, path) in &outputs {
         if let Err(e) = std::fs::write(path, report::render(*format, &info, &reports)) {
             return usage_error(format!("cannot write the report {}: {e}", path.display()));
@@ -475,10 +469,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Run(a) => run(a),
-        Cmd::Interop(a) => conformance::interop::cli::main(a),
-        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::Grade(a) => grade::grade(a),
         Cmd::GradescopeBundle(a) => grade::bundle::bundle(a),
+        Cmd::Interop(a) => conformance::interop::cli::main(a),
+        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::List { suite, format } => {
             let chosen = match suite
                 .as_deref()

@@ -61,11 +61,17 @@ fn submissions(suite: &str, dir: &Path) -> Result<(PathBuf, Vec<PathBuf>), Faile
 }
 
 fn grade(args: &[&str], dirs: &[PathBuf]) -> Result<String, Failed> {
+    grade_in(&std::env::temp_dir(), args, dirs)
+}
+
+/// `conformance grade` run in `cwd` (relative --out and folders are taken from there).
+fn grade_in(cwd: &Path, args: &[&str], dirs: &[PathBuf]) -> Result<String, Failed> {
     let out = io(
         Command::new(CONFORMANCE)
             .arg("grade")
             .args(args)
             .args(dirs)
+            .current_dir(cwd)
             .output(),
         "conformance grade",
     )?;

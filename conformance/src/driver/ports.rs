@@ -167,8 +167,9 @@ pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
     }
 }
 
-/// A fixed port (a check that must use exactly 1023 or 64000) held against every other
-/// process of the suite on this machine; released when dropped.
+/// A fixed port held against every other process of the suite on this machine, by the
+/// messages suite's own port checks (a lock file apart from [`ready_fixed`]'s, so a check
+/// holding both never waits for itself); released when dropped.
 #[derive(Debug)]
 pub struct FixedPort {
     _lock: File,

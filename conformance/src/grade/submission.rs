@@ -178,10 +178,13 @@ pub fn grade_one(env: &Env, dir: &Path) -> Row {
     let name = name_of(dir);
     let out = env.out.join(&name);
     let saved = out.join("grade.json");
+    // A row the grader could not finish (verdict error: its problem, not the student's) is
+    // graded again on the next run.
     if !env.force
         && let Some(mut row) = std::fs::read_to_string(&saved)
             .ok()
             .and_then(|t| serde_json::from_str::<Row>(&t).ok())
+            .filter(|r| r.verdict != "error")
     {
         row.skipped = true;
         return row;
@@ -208,6 +211,9 @@ pub fn grade_one(env: &Env, dir: &Path) -> Row {
         }
     };
     row.seconds = started.elapsed().as_secs_f64();
+    if row.verdict == "error" {
+        row.max_score = env.config.max_score();
+    }
     let _ = std::fs::write(
         &saved,
         serde_json::to_string_pretty(&row).unwrap_or_default() + "\n",
