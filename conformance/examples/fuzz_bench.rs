@@ -71,8 +71,14 @@ fn main() {
     let dir = root.join("fixtures/fuzz");
     let tmp = std::env::temp_dir().join(format!("fuzz_bench_{}", std::process::id()));
     let _ = std::fs::create_dir_all(&tmp);
-    let bad: [(&str, &str, Option<&str>, &str); 4] = [
+    let bad: [(&str, &str, Option<&str>, &str); 5] = [
         ("hello-nospace-c", "hello", Some("hello_nospace.c"), "{bin}"),
+        (
+            "hello-stale-buffer-c",
+            "hello",
+            Some("../impls/hello/tcpserver_iterative.c -DSTALE_BUFFER"),
+            "{bin}",
+        ),
         (
             "framed-lock-py",
             "framed",

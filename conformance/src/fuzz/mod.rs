@@ -289,6 +289,9 @@ impl Target {
             probe_deadline(&self.timing),
         )
         .map_err(|_| {
+            // A refused connection usually means the server is dying: its listening socket
+            // closes before it can be reaped. Let it finish before calling this a hang.
+            self.server.wait_exit(Duration::from_secs(1));
             self.dead_or_traceback().unwrap_or_else(|| Finding {
                 kind: Kind::Hang,
                 detail: "the server no longer accepts connections".to_owned(),
@@ -418,7 +421,9 @@ impl Target {
             }
         };
         let _ = peer.try_send(&request);
-        let r = peer.recv_until(deadline, None, ok);
+        // A right answer ends the wait at once; a wrong one once the server has been quiet
+        // for the spec's gap (no answer at all waits for the deadline).
+        let r = peer.recv_until(deadline, Some(crate::timing::GAP), ok);
         if self.suite.name == "hello" {
             let _ = peer.try_send(b"HELLO 43");
         }

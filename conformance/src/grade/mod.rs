@@ -139,7 +139,10 @@ pub fn grade(a: GradeArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    let fingerprint =
+        submission::fingerprint(&std::fs::read_to_string(&config_path).unwrap_or_default());
     let env = submission::Env {
+        fingerprint,
         exe,
         config_path,
         config: config.clone(),

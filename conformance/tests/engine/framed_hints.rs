@@ -409,3 +409,20 @@ pub fn spinning_client_is_told_about_mid_frame_close() -> TestResult {
         f.text(),
     )
 }
+
+pub fn crashed_client_is_told_its_exception() -> TestResult {
+    let f = fails(
+        "framed.client.multibyte",
+        "python3 {dir}/client.py --defect ascii-decode",
+    )?;
+    ensure(
+        matches!(&f.cause, Some(Cause::Traceback { last_frame }) if last_frame.contains("UnicodeDecodeError")),
+        format!("{:?}", f.cause),
+    )?;
+    ensure(
+        f.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("UTF-8 (not ASCII)")),
+        f.text(),
+    )
+}

@@ -14,6 +14,7 @@ use super::hints::{self, Death, HINT_BYTES_REPR, HINT_PARTIAL};
 use super::{bulk, case_of};
 use crate::check::{Check, CheckResult, Level, Stop, fail};
 use crate::driver::{Ctx, FakeServer, Finished, Launch, Peer, Stopwatch, Stream};
+use crate::suites::common::client::no_connection;
 use crate::suites::common::quote_lines;
 use crate::timing::{EXIT, RESPONSE};
 
@@ -160,11 +161,10 @@ fn send_split(peer: &mut Peer, reply: &[u8]) -> Result<(), Stop> {
 /// The frames the client sent were those of its stdin lines.
 fn check_frames(fin: &Finished, seen: &mut Seen, lines: &[Vec<u8>]) -> Result<(), Stop> {
     if !seen.connected {
-        return Err(fail(
-            "the client connects to the host and port of its two arguments",
-            format!("no connection within the deadline; {}", fin.ended()),
-        )
-        .hint("usage is: PROG <host> <port>; the lines to send come on stdin"));
+        return Err(no_connection(
+            fin,
+            "PROG <host> <port>; the lines to send come on stdin",
+        ));
     }
     if let Some((i, bad)) = seen.bad.take() {
         let line = lines.get(i).map(Vec::as_slice).unwrap_or_default();
@@ -231,7 +231,19 @@ fn check_printed(fin: &Finished, wants: &[&[u8]]) -> Result<(), Stop> {
                         .or_else(|| t.strip_prefix("b\""))
                         .is_some_and(|rest| rest.contains(w.trim_start()))
                 });
-                return Err(if earlier {
+                let death = death_of(fin);
+                let crash = if fin.timed_out || fin.flooded {
+                    None
+                } else {
+                    hints::client_crash(&death)
+                };
+                return Err(if let Some(h) = crash {
+                    let stop = stop.hint(h);
+                    match &death.traceback {
+                        Some(tb) => stop.cause(tb.cause()),
+                        None => stop.cause(death.cause()),
+                    }
+                } else if earlier {
                     stop.hint("print each reply once, in the order received")
                 } else if repr {
                     stop.hint(HINT_BYTES_REPR)

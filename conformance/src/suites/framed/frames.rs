@@ -7,6 +7,7 @@ use std::time::Duration;
 use codec::framed::{DROPPED_CHARS, Frame, HEADER_LEN, expected_reply};
 
 use crate::driver::{End, Peer, describe_bytes};
+use crate::suites::common::describe_end;
 use crate::timing::REPLY_SILENCE;
 
 /// The course's own sizes.
@@ -56,17 +57,6 @@ pub(super) fn describe_payload(p: &[u8]) -> String {
         "empty".to_owned()
     } else {
         describe_bytes(p)
-    }
-}
-
-/// How a receive ended, as the tail of a sentence ("..., then the server closed").
-pub(super) fn describe_end(end: End, timeout: Duration, who: &str) -> String {
-    match end {
-        End::Done | End::Silence => String::new(),
-        End::Closed => format!(", then the {who} closed the connection"),
-        End::Reset => format!(", then the {who} reset the connection"),
-        End::Deadline => format!(", then nothing more within {timeout:?}"),
-        End::Overflow => " (far too much)".to_owned(),
     }
 }
 
@@ -148,7 +138,7 @@ pub(super) fn read_frame(
                 "only {} ({} of the 4 length bytes){}",
                 describe_bytes(&head.bytes),
                 head.bytes.len(),
-                describe_end(head.end, timeout, who)
+                describe_end(head.end, who)
             )
         };
         return Err(BadFrame {
@@ -166,7 +156,7 @@ pub(super) fn read_frame(
             "a frame declaring {len} bytes (length bytes {}), followed by {}{}",
             describe_bytes(&head.bytes),
             describe_bytes(&more.bytes),
-            describe_end(more.end, REPLY_SILENCE, who)
+            describe_end(more.end, who)
         );
         return Err(BadFrame {
             fault: FrameFault::WrongLength {
@@ -191,7 +181,7 @@ pub(super) fn read_frame(
             actual: format!(
                 "a frame declaring {len} bytes, but only {} of them arrived{}: {}",
                 body.bytes.len(),
-                describe_end(body.end, timeout, who),
+                describe_end(body.end, who),
                 describe_payload(&body.bytes)
             ),
         });

@@ -343,3 +343,28 @@ pub fn blame(
         .or_else(|| (0..before).rev().find(of_conn))
         .or_else(|| before.checked_sub(1))
 }
+
+/// The hint for a client that ended with a traceback or a signal before printing a reply,
+/// from that evidence (None when it exited by itself with no traceback: the symptom speaks).
+pub fn client_crash(death: &Death) -> Option<&'static str> {
+    if let Some(tb) = &death.traceback {
+        return Some(match tb.exception.as_str() {
+            "UnicodeDecodeError" | "UnicodeEncodeError" => {
+                "the client died converting a reply's text: replies are UTF-8 (not ASCII): \
+                 payload.decode('utf-8'), and print it, or write the bytes to sys.stdout.buffer"
+            }
+            _ => {
+                "an exception ended the client before it printed this reply: its traceback's \
+                 last frame (above) is where to look"
+            }
+        });
+    }
+    match death.signal {
+        Some(11) => Some(
+            "the client crashed with SIGSEGV (invalid memory access) before printing this \
+             reply: check the reply buffer's size against the declared length",
+        ),
+        Some(_) => Some("a signal ended the client before it printed this reply"),
+        None => None,
+    }
+}

@@ -15,6 +15,7 @@ use crate::check::{Failure, Stop, fail};
 use crate::driver::peer::Dir;
 use crate::driver::subject::describe_status;
 use crate::driver::{Ctx, End, Peer, Stream, Subject, Transcript};
+use crate::suites::common::start_server;
 use crate::timing::Timing;
 use codec::framed::DROPPED_CHARS;
 
@@ -37,7 +38,7 @@ impl Session {
     /// Starts the server on a fresh port and waits until it listens.
     pub fn start(ctx: &mut Ctx) -> Result<Session, Stop> {
         Ok(Session {
-            server: ctx.server()?,
+            server: start_server(ctx)?,
             t: *ctx.timing(),
             log: ctx.transcript().clone(),
             steps: Vec::new(),

@@ -10,6 +10,7 @@ use super::session::{HINT_CONCURRENT, Session};
 use crate::check::{Check, CheckResult, Level, Model, Stop, fail};
 use crate::driver::{Ctx, wait_until};
 use crate::suites::common::quote_lines;
+use crate::suites::common::threads::{Sample, expect_single_thread, expect_threads};
 
 /// The checks that hold several clients at once need this one: a server that serves one
 /// client at a time cannot be judged by them, and they are reported blocked by it.
@@ -191,40 +192,32 @@ fn thread_model(ctx: &mut Ctx) -> CheckResult {
     let _ = s.learn_scheme("when client 1 connects");
     for _ in 2..=3 {
         held.push(s.connect()?.0);
-        samples.push((s.server.threads().unwrap_or(0), s.server.processes().len()));
+        samples.push(Sample::of(&s.server));
     }
     match model {
-        Model::Threaded => {
-            let mut seen = samples.iter().map(|s| s.0).max().unwrap_or(0);
-            if !wait_until(s.response(), || {
-                seen = seen.max(s.server.threads().unwrap_or(0));
-                seen > 1
-            }) {
-                return Err(fail(
-                    "more than one thread in the server process while 3 clients are connected",
-                    format!("{seen} thread(s) (samples as (threads, processes): {samples:?})"),
-                )
-                .hint("method 1: start a thread per accepted client (threading.Thread / pthread_create)"));
-            }
-        }
+        Model::Threaded => expect_threads(
+            &s.server,
+            &samples,
+            s.response(),
+            "while 3 clients are connected",
+            "method 1: start a thread per accepted client (threading.Thread / pthread_create)",
+        )?,
         Model::EventDriven | Model::Iterative => {
             for (i, p) in (1..).zip(held) {
                 s.close(p, i);
-                samples.push((s.server.threads().unwrap_or(0), s.server.processes().len()));
+                samples.push(Sample::of(&s.server));
             }
             // Sampled again once the server has seen them go.
             let _ = s.server.wait_line(0, s.response(), |l| {
                 super::lines::parse_event(&l.text)
                     .is_some_and(|e| e.kind == Kind::Disconnected && e.count == Some(0))
             });
-            samples.push((s.server.threads().unwrap_or(0), s.server.processes().len()));
-            if let Some(bad) = samples.iter().find(|s| s.0 != 1 || s.1 != 1) {
-                return Err(fail(
-                    "exactly one process with one thread throughout, while clients come and go",
-                    format!("{} thread(s) in {} process(es) (samples: {samples:?})", bad.0, bad.1),
-                )
-                .hint("method 2: one thread watches every socket (and the timer) with select(); no threads, no fork"));
-            }
+            samples.push(Sample::of(&s.server));
+            expect_single_thread(
+                &samples,
+                "while clients come and go",
+                "method 2: one thread watches every socket (and the timer) with select(); no threads, no fork",
+            )?;
         }
     }
     Ok(())

@@ -313,11 +313,3 @@ pub fn wording_faults(text: &str, e: &Event) -> Vec<Fault> {
     }
     faults
 }
-
-/// Whether a line of a subject's stderr is the system's refusal of a bind because the
-/// address is in use: `strerror(EADDRINUSE)` as C's perror prints it, or Python's
-/// `OSError: [Errno 98] Address already in use`. The words are the C library's, not ours.
-pub fn says_addr_in_use(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("address already in use") || lower.contains("eaddrinuse")
-}

@@ -3,15 +3,13 @@
 //! scheme learnt from its first connect line (every later ID is judged relative to it), and
 //! event lines awaited by what they say, with a diagnosis drawn from what was printed.
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use super::lines::{Event, Kind, exact, parse_event};
-use crate::check::{Cause, CheckResult, Failure, Stop};
-use crate::driver::subject::describe_status;
+use crate::check::{CheckResult, Failure, Stop};
 use crate::driver::{Ctx, Line, Peer, Subject};
-use crate::suites::common::quote_lines;
+use crate::suites::common::exit::death;
+use crate::suites::common::{exit_hint, quote_lines, start_server};
 use crate::timing::Timing;
 
 pub(super) const HINT_FLUSH: &str = "print each line as it happens and flush it: \
@@ -21,17 +19,8 @@ pub(super) const HINT_CONCURRENT: &str = "accept() must not wait for a client to
      give each client its own thread (method 1), or watch every socket with select() (method 2)";
 const HINT_FORMAT: &str = "an event line names the client, the event and the count, as in \
      `Client 3 connected. Number of connected clients = 2` (or `disconnected`)";
-const HINT_DIED: &str = "a server serves clients until it is killed: on one client's close, \
-     reset or error, close that client's socket and go on, never exit";
-
-/// The cause a subject's exit status gives.
-pub fn exit_cause(s: ExitStatus) -> Cause {
-    match (s.code(), s.signal()) {
-        (Some(code), _) => Cause::Exited { code },
-        (None, Some(signal)) => Cause::Signal { signal },
-        _ => Cause::Other("an unknown exit status".to_owned()),
-    }
-}
+const HINT_SERVE_ON: &str = "a server serves clients until it is killed: on one client's \
+     close, reset or error, close that client's socket and go on, never exit";
 
 /// A running server and what the suite did to it.
 #[derive(Debug)]
@@ -52,7 +41,7 @@ pub struct Session {
 impl Session {
     /// Starts the server on a fresh port (waits until it listens).
     pub fn start(ctx: &mut Ctx) -> Result<Session, Stop> {
-        Ok(Session::of(ctx.server()?, ctx))
+        Ok(Session::of(start_server(ctx)?, ctx))
     }
 
     /// Takes over a server the check started.
@@ -65,6 +54,11 @@ impl Session {
             steps: Vec::new(),
             died_after: None,
         }
+    }
+
+    /// Gives the server back (to be killed and restarted).
+    pub fn into_server(self) -> Subject {
+        self.server
     }
 
     /// The ID the server should print for the suite's `n`-th client (1-based), by its own
@@ -174,40 +168,26 @@ impl Session {
         let lines = self.server.lines();
         let printed = quote_lines(&lines);
         let within = self.response().as_secs_f64();
-        // Its pipes close a moment before it can be reaped: closed output means "wait for it".
-        let status = if self.server.capture().closed() {
-            self.server.wait_exit(Duration::from_millis(500))
-        } else {
-            self.server.try_exit()
-        };
-        if let Some(s) = status {
-            self.server
-                .capture()
-                .wait_closed(Duration::from_millis(300));
+        // Its pipes close a moment before it can be reaped: closed output means "look".
+        let ended = self.server.capture().closed() || self.server.try_exit().is_some();
+        if let Some(d) = ended.then(|| death(&mut self.server)).flatten() {
             let after = self
                 .died_after
                 .clone()
                 .or_else(|| self.steps.last().cloned())
                 .unwrap_or_else(|| "it started".to_owned());
-            let cause = exit_cause(s);
-            let hint = match cause {
-                Cause::Signal { signal } => format!(
-                    "it crashed (signal {signal}) right after {after}: look at what the server \
-                     does then (a NULL or freed pointer, an unchecked error); {HINT_DIED}"
-                ),
-                _ => format!("it exited right after {after}; {HINT_DIED}"),
-            };
             return Stop::Fail(
                 Failure::new(
                     expected,
                     format!(
-                        "the server ended ({}) after {after}{}; it printed: {printed}",
-                        describe_status(s),
-                        self.server.stderr_quote()
+                        "the server {} after {after}{}; it printed: {}",
+                        d.clause(),
+                        self.server.stderr_quote(),
+                        quote_lines(&self.server.lines())
                     ),
                 )
-                .hint(hint)
-                .cause(cause),
+                .hint(exit_hint(&d.cause, Some(&after), HINT_SERVE_ON))
+                .cause(d.cause),
             );
         }
         let same: Vec<Event> = events_in(&lines)
