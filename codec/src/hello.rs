@@ -21,6 +21,8 @@
 //! - [`Hello::decode_exact`] takes a buffer holding exactly one message (what one `read`
 //!   returned, which is how nearly every student program works): the terminator is optional
 //!   and is remembered, so the message encodes back as it came.
+//! - [`Hello::decode_lenient`] is the suite's reader of a reply or a printed line: any mix of
+//!   trailing whitespace and NUL bytes is dropped, then exactly `HELLO <decimal>` must remain.
 //! - [`Hello::decode`] is for a stream: it needs a terminator (`\n`, `\r\n`, `\0`, `\n\0`).
 //!   A `\n` is taken as [`Terminator::Lf`] at once, or as [`Terminator::LfNul`] when the `\0`
 //!   is already there (a line reader cannot wait for a NUL that may never come). NUL padding
@@ -205,6 +207,28 @@ impl Hello {
             _ => return Err(DecodeError::TrailingJunk),
         };
         Ok(Hello { seq, terminator })
+    }
+
+    /// Decodes a buffer holding one message as a lenient line reader does: trailing ASCII
+    /// whitespace and NUL bytes (any mix, any number) are dropped first, then what is left
+    /// must be exactly `HELLO <decimal>`. The terminator is not remembered (the result is the
+    /// bare form). This is how the suite reads a reply or a printed line: it accepts every
+    /// terminator of the layout table and also what a sloppy sender adds (`HELLO 6 \n`).
+    ///
+    /// `Incomplete` when nothing but whitespace and NUL is there, or the bytes end before
+    /// the first digit.
+    #[inline]
+    pub fn decode_lenient(input: &[u8]) -> Result<Hello, DecodeError> {
+        let end = input
+            .iter()
+            .rposition(|&b| b != 0 && !b.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        let body = input.get(..end).unwrap_or_default();
+        let Number { end, seq } = number(body, false)?;
+        if end != body.len() {
+            return Err(DecodeError::TrailingJunk);
+        }
+        Ok(Hello::new(seq))
     }
 
     /// Decodes one message from a stream: it needs a terminator (`\n`, `\r\n`, `\0` or

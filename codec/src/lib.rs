@@ -1,5 +1,5 @@
 //! Zero-copy parsers and encoders for the three TCP wire formats of the socket-programming
-//! assignments (see `docs/contracts.md`, section 1):
+//! assignments:
 //!
 //! - [`hello`]: the ASCII `HELLO <decimal>` handshake (assignment 001);
 //! - [`framed`]: `[u32 BE length][payload]` frames and a reassembly buffer (assignment 003);

@@ -366,7 +366,7 @@ fn run(a: RunArgs) -> ExitCode {
     if live && let Some(h) = &header {
         println!("{h}");
     }
-    let progress = Progress::start(&checks, Mode::for_stderr());
+    let progress = Progress::start(&checks, &cfg.timing, Mode::for_stderr());
     let done = |r: &conformance::driver::CheckReport| {
         progress.done(r, live.then(|| human::line(r, color, false)));
     };
@@ -469,10 +469,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Run(a) => run(a),
-        Cmd::Interop(a) => conformance::interop::cli::main(a),
-        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::Grade(a) => grade::grade(a),
         Cmd::GradescopeBundle(a) => grade::bundle::bundle(a),
+        Cmd::Interop(a) => conformance::interop::cli::main(a),
+        Cmd::Fuzz(a) => conformance::fuzz::cli::main(a),
         Cmd::List { suite, format } => {
             let chosen = match suite
                 .as_deref()

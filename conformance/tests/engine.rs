@@ -16,6 +16,12 @@ use conformance::suites::{self, hello, messages};
 use conformance::timing::Timing;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod engine_hello;
+use engine_hello::*;
+#[path = "engine/framed_hints.rs"]
+mod framed_hints;
+use framed_hints::*;
+
 type TestResult = Result<(), Failed>;
 
 fn ensure(cond: bool, msg: impl std::fmt::Display) -> TestResult {
@@ -767,6 +773,308 @@ fn port_bounds_hint_matches_the_bind_evidence() -> TestResult {
     ensure(!h.contains("inclusive") && c.is_none(), &h)
 }
 
+/// Unit tests of the multiclient line readers (they decide students' verdicts).
+mod mc_lines {
+    use super::{TestResult, ensure};
+    use conformance::suites::multiclient::lines::{
+        Event, Fault, Kind, parse_event, parse_tick, wording_faults,
+    };
+
+    fn ev(kind: Kind, id: u64, count: Option<u64>) -> Option<Event> {
+        Some(Event { kind, id, count })
+    }
+
+    fn cases<T: PartialEq + std::fmt::Debug>(f: fn(&str) -> T, table: &[(&str, T)]) -> TestResult {
+        for (line, want) in table {
+            let got = f(line);
+            ensure(
+                &got == want,
+                format!("{line:?}: got {got:?}, want {want:?}"),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn event_lines_are_read_for_their_information() -> TestResult {
+        use Kind::{Connected as C, Disconnected as D};
+        cases(
+            parse_event,
+            &[
+                (
+                    "Client 1 connected. Number of connected clients = 1",
+                    ev(C, 1, Some(1)),
+                ),
+                (
+                    "Client 12 disconnected. Number of connected clients = 0",
+                    ev(D, 12, Some(0)),
+                ),
+                (
+                    "client 3 connected. number of connected clients = 2",
+                    ev(C, 3, Some(2)),
+                ),
+                (
+                    "CLIENT 3 CONNECTED. NUMBER OF CONNECTED CLIENTS = 2",
+                    ev(C, 3, Some(2)),
+                ),
+                (
+                    "Client 3 connected. Number of connected clients 2",
+                    ev(C, 3, Some(2)),
+                ),
+                (
+                    "Client 3 connected. Number of connected clients=2",
+                    ev(C, 3, Some(2)),
+                ),
+                (
+                    "Client3connected.Numberofconnectedclients=2",
+                    ev(C, 3, Some(2)),
+                ),
+                ("Client #3 connected (2 clients)", ev(C, 3, Some(2))),
+                (
+                    "Client 0 connected. Number of connected clients = 1",
+                    ev(C, 0, Some(1)),
+                ),
+                (
+                    "[12:00:01] Client 4 connected. Number of connected clients = 3",
+                    ev(C, 4, Some(3)),
+                ),
+                ("Client 2 has disconnected, clients: 1", ev(D, 2, Some(1))),
+                ("Client ID 7 connected - total: 4", ev(C, 7, Some(4))),
+                (
+                    "Client (5): connected; 1 client connected",
+                    ev(C, 5, Some(1)),
+                ),
+                (
+                    "Client 3 connected from ('127.0.0.1', 54321). Number of connected clients = 1",
+                    ev(C, 3, Some(1)),
+                ),
+                (
+                    "Client 3 connected. Number of connected clients = 2. Connected clients: [1, 3]",
+                    ev(C, 3, Some(2)),
+                ),
+                ("Client 3 connected", ev(C, 3, None)),
+                ("Client 3 connected from 127.0.0.1:50000", ev(C, 3, None)),
+                ("Number of connected clients = 2", None),
+                ("ready for clients on port 12000", None),
+                ("Server started", None),
+                ("Connected clients: [1, 3]", None),
+                ("Connected clients: client 1, client 3", None),
+                ("Client connected", None),
+                ("", None),
+                ("99999999999999999999999 clients", None),
+            ],
+        )
+    }
+
+    pub fn count_lines_carry_the_count_and_no_event() -> TestResult {
+        cases(
+            parse_tick,
+            &[
+                ("Number of connected clients = 2", Some(2)),
+                ("number of connected clients: 0", Some(0)),
+                ("Number of connected clients 3", Some(3)),
+                ("[12:00:05] Number of connected clients = 2", Some(2)),
+                ("Clients connected: 2", Some(2)),
+                ("2 clients connected", Some(2)),
+                ("Currently 1 client", Some(1)),
+                ("Total clients: 3", Some(3)),
+                ("connected: 4", Some(4)),
+                // Event lines, malformed or not, are never counts.
+                ("Client 3 connected. Number of connected clients = 3", None),
+                ("client 3 disconnected. number of connected clients 2", None),
+                ("Client #3 connected (2 clients)", None),
+                ("Client 3 connected", None),
+                // Banners, even with `clients` and a number.
+                ("ready for clients on port 12000", None),
+                ("The server is ready to receive on port 12000", None),
+                ("Server started", None),
+                ("Listening on 0.0.0.0:12000 for clients", None),
+                ("Waiting for clients (max 10 clients)", None),
+                ("Server started with 0 clients", None),
+                // Listings of the connected clients.
+                ("Connected clients: [1, 3]", None),
+                ("Connected clients: 1, 3", None),
+                ("Clients: 1 3", None),
+                ("Connected clients: client 1, client 3", None),
+                ("Clients: []", None),
+                // Neither.
+                ("hello 42", None),
+                ("", None),
+            ],
+        )
+    }
+
+    pub fn wording_faults_name_what_differs() -> TestResult {
+        let fault = |line: &str| {
+            let e = parse_event(line).expect("an event line");
+            wording_faults(line, &e)
+        };
+        let table: &[(&str, Vec<Fault>)] = &[
+            (
+                "Client 1 connected. Number of connected clients = 1",
+                vec![],
+            ),
+            (
+                "Client 1 connected. Number of connected clients = 1  ",
+                vec![],
+            ),
+            (
+                "client 1 connected. number of connected clients = 1",
+                vec![Fault::Case],
+            ),
+            (
+                "Client 1 connected. Number of connected clients 1",
+                vec![Fault::MissingEquals],
+            ),
+            (
+                "Client 1 connected. Number of connected clients=1",
+                vec![Fault::Spacing],
+            ),
+            (
+                "client 1 connected. number of connected clients 1",
+                vec![Fault::MissingEquals, Fault::Case],
+            ),
+            (
+                "Client 1 connected, Number of connected clients = 1",
+                vec![Fault::Wording],
+            ),
+            (
+                "[t] Client 1 connected. Number of connected clients = 1",
+                vec![Fault::Wording],
+            ),
+            ("Client 1 connected", vec![Fault::Wording]),
+        ];
+        for (line, want) in table {
+            let got = fault(line);
+            ensure(
+                &got == want,
+                format!("{line:?}: got {got:?}, want {want:?}"),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn late_ticks_after_a_flood_are_read_from_the_tail() -> TestResult {
+        use conformance::driver::Stream;
+        use conformance::driver::output::{Capture, MAX_STREAM_BYTES};
+        use conformance::suites::multiclient::periodic::newest_lines;
+        let cap = Capture::new();
+        cap.push_buffer(Stream::Stdout, b"Number of connected clients = 0\n");
+        let flood = "debug: tick tock\n".repeat(MAX_STREAM_BYTES / 16 + 1);
+        cap.push_buffer(Stream::Stdout, flood.as_bytes());
+        cap.push_buffer(Stream::Stdout, b"Number of connected clients = 3\n");
+        cap.push_buffer(Stream::Stdout, b"Number of connected clients = 1\n");
+        cap.close();
+        let ticks: Vec<u64> = newest_lines(cap.lines(), cap.tail())
+            .iter()
+            .filter_map(|l| parse_tick(&l.text))
+            .collect();
+        ensure(cap.dropped().0 > 0, "the flood went past the cap")?;
+        ensure(ticks == [0, 3, 1], format!("{ticks:?}"))
+    }
+}
+use mc_hints::*;
+use mc_lines::*;
+
+/// Evidence-first hints of the multiclient suite: each rule run against the fixture that
+/// triggers it (fixtures/impls/multiclient/MultiThreadTCPServer.py `--defect`).
+mod mc_hints {
+    use super::{TestResult, ensure};
+    use conformance::check::{Cause, Check, Failure, Model, Stop};
+    use conformance::driver::command::CommandSpec;
+    use conformance::driver::{Ctx, RunConfig, SubjectCmd};
+    use conformance::suites::multiclient::{self, concurrency, events, restart};
+    use std::sync::Arc;
+
+    /// Runs `check` against the threaded Python fixture with `flags`; returns its failure.
+    fn failure_of(check: &'static Check, flags: &str) -> Result<Failure, String> {
+        let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_conformance"));
+        let mut cfg = RunConfig::reference(exe);
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/impls/multiclient/MultiThreadTCPServer.py"
+        );
+        let line = format!("python3 {script} {{port}} --period 5 {flags}");
+        cfg.server = SubjectCmd::Command(CommandSpec::parse(&line).map_err(|e| e.to_string())?);
+        cfg.model = Some(Model::Threaded);
+        let mut ctx = Ctx::new(check, &multiclient::SUITE, Arc::new(cfg));
+        match (check.run)(&mut ctx) {
+            Err(Stop::Fail(f)) => Ok(f),
+            other => Err(format!("{}: expected a failure, got {other:?}", check.id)),
+        }
+    }
+
+    pub fn ids_from_0_are_told_as_the_scheme_seen() -> TestResult {
+        let f = failure_of(&events::IDS_START_AT_1, "--defect ids-from-0")?;
+        ensure(f.actual.contains("client 0"), &f.actual)?;
+        ensure(
+            f.hint.as_deref().is_some_and(|h| h.contains("at 1")),
+            format!("{:?}", f.hint),
+        )
+    }
+
+    pub fn wording_hint_names_the_missing_equals_or_the_case() -> TestResult {
+        let f = failure_of(&events::EXACT_WORDING, "--defect no-equals")?;
+        let h = f.hint.unwrap_or_default();
+        ensure(h.contains("` = `") && !h.contains("capitals"), &h)?;
+        let f = failure_of(&events::EXACT_WORDING, "--style lower")?;
+        let h = f.hint.unwrap_or_default();
+        ensure(h.contains("capitals") && !h.contains("` = `"), &h)
+    }
+
+    pub fn a_reused_id_is_told_as_given_before() -> TestResult {
+        let f = failure_of(&events::IDS_NEVER_REUSED, "--defect reuse-ids")?;
+        ensure(f.actual.contains("gives ID 2 again"), &f.actual)
+    }
+
+    pub fn a_one_at_a_time_server_is_told_so() -> TestResult {
+        let f = failure_of(&concurrency::CONCURRENT, "--defect call-not-thread")?;
+        ensure(f.actual.contains("one client at a time"), &f.actual)
+    }
+
+    pub fn so_reuseaddr_is_named_only_for_a_refused_bind() -> TestResult {
+        let f = failure_of(&restart::RESTART_AFTER_KILL, "--defect no-reuseaddr")?;
+        ensure(
+            matches!(f.cause, Some(Cause::AddrInUse { .. })),
+            format!("{:?}", f.cause),
+        )?;
+        ensure(
+            f.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("SO_REUSEADDR")),
+            format!("{:?}", f.hint),
+        )?;
+        let f = failure_of(&restart::RESTART_AFTER_KILL, "--defect pidfile")?;
+        ensure(
+            f.cause == Some(Cause::Exited { code: 1 }),
+            format!("{:?}", f.cause),
+        )?;
+        ensure(
+            !f.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("SO_REUSEADDR"),
+            format!("{:?}", f.hint),
+        )
+    }
+
+    pub fn a_dead_server_is_blamed_on_the_step_it_died_after() -> TestResult {
+        let f = failure_of(&events::RESET_DISCONNECT, "--defect exit-on-reset")?;
+        ensure(
+            f.cause == Some(Cause::Exited { code: 3 }),
+            format!("{:?}", f.cause),
+        )?;
+        ensure(
+            f.actual
+                .contains("exit status 3 after client 1 reset its connection"),
+            &f.actual,
+        )?;
+        ensure(
+            !f.hint.as_deref().unwrap_or_default().contains("ECONNRESET"),
+            format!("{:?}", f.hint),
+        )
+    }
+}
+
 /// The run order's hints name real checks (a renamed check would silently lose its hint).
 fn expected_durations_name_registered_checks() -> TestResult {
     for (id, _) in conformance::driver::runner::EXPECTED {
@@ -863,8 +1171,49 @@ fn main() {
         messages::death_is_blamed_on_the_connection_the_server_logged_last,
         messages::death_hint_follows_the_evidence,
         messages::port_bounds_hint_matches_the_bind_evidence,
+        engine_hello::lenient_decode_drops_any_trailing_whitespace_and_nul,
+        engine_hello::parse_hello_reads_only_a_whole_hello_message,
+        engine_hello::printed_lines_are_compared_after_trimming,
+        engine_hello::error_lines_start_or_end_with_error,
+        engine_hello::reply_hint_never_blames_the_increment_for_a_cut_or_stale_reply,
+        engine_hello::reply_hint_for_silence_depends_on_whether_the_connection_was_accepted,
+        engine_hello::printing_hint_names_the_newline_for_a_line_that_came_only_at_the_kill,
+        engine_hello::exit_hint_names_the_signal_the_exit_and_the_connection,
+        engine_hello::traceback_gives_the_last_frame_and_exception,
+        engine_hello::bind_error_is_read_from_the_subject_output,
+        engine_hello::z_hint_names_a_small_buffer_for_a_cut_z,
+        engine_hello::start_hint_never_blames_the_port_for_a_program_that_could_not_start,
+        engine_hello::proc_readers_parse_connections_and_cpu_time,
+        mc_lines::event_lines_are_read_for_their_information,
+        mc_lines::count_lines_carry_the_count_and_no_event,
+        mc_lines::wording_faults_name_what_differs,
+        mc_lines::late_ticks_after_a_flood_are_read_from_the_tail,
+        mc_hints::ids_from_0_are_told_as_the_scheme_seen,
+        mc_hints::wording_hint_names_the_missing_equals_or_the_case,
+        mc_hints::a_reused_id_is_told_as_given_before,
+        mc_hints::a_one_at_a_time_server_is_told_so,
+        mc_hints::so_reuseaddr_is_named_only_for_a_refused_bind,
+        mc_hints::a_dead_server_is_blamed_on_the_step_it_died_after,
         schedule::expected_durations_name_registered_checks,
         schedule::longest_checks_start_first,
+        framed_hints::traceback_names_last_frame_and_exception,
+        framed_hints::traceback_cause_carries_frame_and_line,
+        framed_hints::reply_length_evidence_names_the_mistake,
+        framed_hints::server_death_hint_follows_the_evidence,
+        framed_hints::death_is_blamed_on_the_connection_served,
+        framed_hints::client_hint_follows_its_end,
+        framed_hints::reset_crash_server_blames_the_reset,
+        framed_hints::strict_decode_server_is_told_about_decoding,
+        framed_hints::exit_zero_server_is_told_it_returned,
+        framed_hints::char_length_server_is_told_to_count_bytes,
+        framed_hints::silent_first_reply_is_not_blamed_on_the_rest,
+        framed_hints::lost_rest_is_named_by_the_scenario,
+        framed_hints::echoing_server_is_told_to_drop,
+        framed_hints::reset_crash_client_is_told_to_catch,
+        framed_hints::char_length_client_is_told_to_count_bytes,
+        framed_hints::adapter_contract_mark_matches_the_suite,
+        framed_hints::spinning_client_is_told_about_mid_frame_close,
+        framed_hints::crashed_client_is_told_its_exception,
     ];
     libtest_mimic::run(&libtest, trials).exit();
 }

@@ -61,11 +61,17 @@ fn submissions(suite: &str, dir: &Path) -> Result<(PathBuf, Vec<PathBuf>), Faile
 }
 
 fn grade(args: &[&str], dirs: &[PathBuf]) -> Result<String, Failed> {
+    grade_in(&std::env::temp_dir(), args, dirs)
+}
+
+/// `conformance grade` run in `cwd` (relative --out and folders are taken from there).
+fn grade_in(cwd: &Path, args: &[&str], dirs: &[PathBuf]) -> Result<String, Failed> {
     let out = io(
         Command::new(CONFORMANCE)
             .arg("grade")
             .args(args)
             .args(dirs)
+            .current_dir(cwd)
             .output(),
         "conformance grade",
     )?;
@@ -119,11 +125,13 @@ fn hello_expected() -> BTreeMap<String, [String; 5]> {
             "no-compile".to_owned(),
             row("0", "7", "fail", "failed", &[]),
         ),
-        // The lines sit in the stdio buffer: every check that reads stdout fails.
+        // The lines sit in the stdio buffer: prints-lines fails, and the checks that read the
+        // ERROR line are blocked by it (0 points each); the replies are right.
         (
             "no-fflush".to_owned(),
-            row("3", "7", "fail", "ok", &all[1..]),
+            row("4", "7", "fail", "ok", &[all[1], all[3], all[4]]),
         ),
+        // No handshake is right: handshake fails, every other check is blocked by it.
         (
             "wrong-increment".to_owned(),
             row("0", "7", "fail", "ok", &all),
@@ -211,7 +219,26 @@ fn hello_gradebook_in_shards_merged_and_not_graded_twice() -> TestResult {
         log.matches("graded before").count() == 3,
         format!("re-run log:\n{log}"),
     )?;
-    ensure(gradebook(&a)? == ra, "the re-run changed the gradebook")
+    ensure(gradebook(&a)? == ra, "the re-run changed the gradebook")?;
+    // Under another config (here: one more comment) the same folders are graded anew.
+    let other = tmp.path().join("other.toml");
+    let text = io(std::fs::read_to_string(&config), "config")?;
+    io(std::fs::write(&other, text + "# changed\n"), "config")?;
+    let log = grade(
+        &[
+            "--config",
+            &other.display().to_string(),
+            "--out",
+            &a.display().to_string(),
+            "--shard",
+            "1/2",
+        ],
+        &subs,
+    )?;
+    ensure(
+        !log.contains("graded before") && gradebook(&a)? == ra,
+        format!("another config's re-run:\n{log}"),
+    )
 }
 
 /// Grades an assignment's fixture submissions in one run and compares the gradebook.

@@ -189,6 +189,11 @@ fn every_format_validates_for_every_outcome() -> TestResult {
     )?;
     let human = report::render(Format::Human, &info, &reports);
     ensure(
+        human.lines().filter(|l| l.contains("1 blocked")).count() == 2
+            && human.contains("BLOCK hello."),
+        format!("blocked is not shown in the human report:\n{human}"),
+    )?;
+    ensure(
         human.trim_end().lines().last().is_some_and(|l| {
             l.starts_with("FAIL (") && l.contains("1 passed") && l.contains("1.5 s")
         }),

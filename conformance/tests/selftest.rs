@@ -412,6 +412,22 @@ fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial
             }
         }
     };
+    {
+        let problems = match &listed {
+            Ok(checks) => readme_problems(&fixtures, checks),
+            Err(e) => vec![e.clone()],
+        };
+        trials.push((
+            Duration::MAX,
+            Trial::test("selftest::readmes", move || {
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(problems.join("\n").into())
+                }
+            }),
+        ));
+    }
     let history = read_history();
 
     for fx in &fixtures {
@@ -464,6 +480,91 @@ fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial
         }
     }
     trials
+}
+
+/// The lines that open and close the generated coverage table in a fixture README.
+const TABLE_BEGIN: &str = "<!-- coverage: generated from manifest.toml by the self-test \
+(SELFTEST_BLESS=1 cargo test --test selftest -- selftest::readmes); do not edit -->";
+const TABLE_END: &str = "<!-- end coverage -->";
+
+/// The coverage table of one suite: every check in registry order, with the known-bad impls
+/// whose `fail` names it and those that must report it blocked. From the manifest only, so
+/// the README cannot say what the self-test does not assert.
+fn coverage_table(manifest: &Manifest, checks: &[&CheckInfo]) -> String {
+    let mut t = String::from(
+        "| check | level | known-bad implementations that must fail it |\n| --- | --- | --- |\n",
+    );
+    for c in checks {
+        let code = |name: &str| format!("`{name}`");
+        let mut cell: Vec<String> = manifest
+            .impls
+            .iter()
+            .filter(|i| i.role == c.role && i.fail.contains(&c.id))
+            .map(|i| code(&i.name))
+            .collect();
+        cell.extend(
+            manifest
+                .impls
+                .iter()
+                .filter(|i| i.role == c.role && i.blocked.contains(&c.id))
+                .map(|i| format!("{} (blocked)", code(&i.name))),
+        );
+        let cell = if !c.asserted() {
+            "(informational: not asserted)".to_owned()
+        } else if cell.is_empty() {
+            "(none: the self-test's manifests trial fails)".to_owned()
+        } else {
+            cell.join(", ")
+        };
+        let _ = writeln!(t, "| `{}` | {} | {cell} |", c.id, c.level);
+    }
+    t
+}
+
+/// `text` with the block between [`TABLE_BEGIN`] and [`TABLE_END`] replaced by `table`;
+/// None when the markers are missing or out of order.
+fn with_table(text: &str, table: &str) -> Option<String> {
+    let begin = text.find(TABLE_BEGIN)? + TABLE_BEGIN.len();
+    let end = begin + text.get(begin..)?.find(TABLE_END)?;
+    Some(format!("{}\n{table}{}", &text[..begin], &text[end..]))
+}
+
+/// Every fixture README whose coverage table is not what its manifest generates. With
+/// `SELFTEST_BLESS=1` the tables are rewritten instead (and only unmarked READMEs remain).
+fn readme_problems(fixtures: &[SuiteFixtures], listed: &[CheckInfo]) -> Vec<String> {
+    let bless = std::env::var_os("SELFTEST_BLESS").is_some_and(|v| v == "1");
+    let mut problems = Vec::new();
+    for fx in fixtures {
+        let Ok(manifest) = &fx.manifest else { continue };
+        let checks: Vec<&CheckInfo> = listed.iter().filter(|c| c.suite == fx.suite).collect();
+        if checks.is_empty() {
+            continue;
+        }
+        let path = fx.dir.join("README.md");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let Some(want) = with_table(&text, &coverage_table(manifest, &checks)) else {
+            problems.push(format!(
+                "{}: no generated coverage table: add the two lines\n{TABLE_BEGIN}\n{TABLE_END}",
+                path.display()
+            ));
+            continue;
+        };
+        if want == text {
+            continue;
+        }
+        if bless {
+            if let Err(e) = std::fs::write(&path, want) {
+                problems.push(format!("{}: {e}", path.display()));
+            }
+        } else {
+            problems.push(format!(
+                "{}: the coverage table differs from manifest.toml: run \
+                 SELFTEST_BLESS=1 cargo test --test selftest -- selftest::readmes",
+                path.display()
+            ));
+        }
+    }
+    problems
 }
 
 /// gcc exactly as the contract says: `gcc -O2 -Wall -Werror -pthread <cflags> -o OUT SRC`.

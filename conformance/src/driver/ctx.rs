@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::command::{CommandSpec, Limits, new_marker, prepare_in};
+use super::command::{CommandSpec, Limits, new_marker, prepare, prepare_in};
 use super::contain::{self, Jail};
 use super::output::Capture;
 use super::peer::{FakeServer, Transcript};
@@ -358,6 +358,23 @@ impl Ctx {
     /// How this check's subjects were contained (None before one was started).
     pub fn containment(&self) -> Option<&str> {
         self.containment.as_deref()
+    }
+
+    /// The prepared command of `role` on `port` (arguments filled, limits, marker), its
+    /// display and its marker: for a re-run under other conditions (driver/pty.rs).
+    pub(crate) fn command(
+        &self,
+        role: Role,
+        launch: &Launch,
+        port: u16,
+    ) -> Result<(std::process::Command, String, String), Stop> {
+        let (argv, display) = self.argv(role, launch, port)?;
+        let marker = new_marker();
+        Ok((
+            prepare(&argv, self.limits(launch), &marker),
+            display,
+            marker,
+        ))
     }
 
     fn limits(&self, launch: &Launch) -> Limits {

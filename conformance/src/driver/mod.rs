@@ -8,10 +8,12 @@ pub mod output;
 pub mod peer;
 pub mod ports;
 pub mod procfs;
+pub mod pty;
 pub mod run;
 pub mod runner;
 pub mod signals;
 pub mod subject;
+pub mod watch;
 
 pub use command::{CommandError, CommandSpec, Limits};
 pub use ctx::{Ctx, Launch, RunConfig, SubjectCmd};

@@ -246,14 +246,23 @@ impl Target {
             .ok_or_else(|| crate::check::harness_error("the suite has no checks"))?;
         let mut ctx = Ctx::new(anchor, suite, cfg);
         let server = ctx.server()?;
-        Ok(Target {
+        let mut t = Target {
             suite,
             ctx,
             server,
             seen_lines: 0,
             timing,
             probes: 0,
-        })
+        };
+        // A server that fails a valid client before any input has nothing to fuzz: that is
+        // the conformance suite's verdict (`conformance run`), not a finding.
+        if let Some(f) = t.probe() {
+            return Err(crate::check::fail(
+                "the server serves a valid client before any fuzz input",
+                format!("{} (run `conformance run {}` first)", f.detail, suite.name),
+            ));
+        }
+        Ok(t)
     }
 
     /// Plays `script` on one connection and asks the oracle; None: nothing found.
@@ -280,6 +289,9 @@ impl Target {
             probe_deadline(&self.timing),
         )
         .map_err(|_| {
+            // A refused connection usually means the server is dying: its listening socket
+            // closes before it can be reaped. Let it finish before calling this a hang.
+            self.server.wait_exit(Duration::from_secs(1));
             self.dead_or_traceback().unwrap_or_else(|| Finding {
                 kind: Kind::Hang,
                 detail: "the server no longer accepts connections".to_owned(),
@@ -308,13 +320,13 @@ impl Target {
             }
         }
         // What the server says to the input: at once (a close), or after a short silence.
-        let r = peer.recv_until_silence(Duration::from_millis(30), Duration::from_millis(200));
+        let r = peer.recv_until_silence(Duration::from_millis(30), ANSWER_WAIT);
         got.extend_from_slice(&r.bytes);
         match script.ending {
             Ending::Close => peer.close(),
             Ending::HalfClose => {
                 peer.shutdown_write();
-                let r = peer.recv_until_closed(Duration::from_millis(200));
+                let r = peer.recv_until_closed(ANSWER_WAIT);
                 got.extend_from_slice(&r.bytes);
                 peer.close();
             }
@@ -385,6 +397,7 @@ impl Target {
             Ok(p) => p,
             Err(f) => return Some(f),
         };
+        let printed_from = self.server.lines().len();
         let (request, ok): (Vec<u8>, AnswerOk) = match self.suite.name {
             "hello" => (b"HELLO 41".to_vec(), |b| {
                 Hello::decode_exact(b).is_ok_and(|h| h.seq == 42)
@@ -408,13 +421,17 @@ impl Target {
             }
         };
         let _ = peer.try_send(&request);
-        let r = peer.recv_until(deadline, None, ok);
+        // A right answer ends the wait at once; a wrong one once the server has been quiet
+        // for the spec's gap (no answer at all waits for the deadline).
+        let r = peer.recv_until(deadline, Some(crate::timing::GAP), ok);
         if self.suite.name == "hello" {
             let _ = peer.try_send(b"HELLO 43");
         }
         peer.close();
         if ok(&r.bytes) {
-            return self.dead_or_traceback();
+            return self
+                .dead_or_traceback()
+                .or_else(|| self.printed_the_probe(printed_from));
         }
         // A server on its way down (printing its traceback) may still accept and reset:
         // give it a moment to show a crash before calling this a hang.
@@ -448,6 +465,41 @@ impl Target {
                 signature: "wrong-answer: to a valid client".to_owned(),
             })
         }
+    }
+}
+
+impl Target {
+    /// hello: the server prints `HELLO 41` and `HELLO 43` for the probe (a server whose
+    /// state an earlier input corrupted prints stale digits, or nothing).
+    fn printed_the_probe(&mut self, from: usize) -> Option<Finding> {
+        // Past the output cap new lines are no longer kept in order: nothing to judge on.
+        let (out, err) = self.server.capture().dropped();
+        if self.suite.name != "hello" || out + err > 0 {
+            return None;
+        }
+        self.server
+            .wait_line(from, probe_deadline(&self.timing), |l| {
+                l.trimmed() == "HELLO 43"
+            });
+        let lines: Vec<String> = self
+            .server
+            .lines()
+            .into_iter()
+            .skip(from)
+            .map(|l| l.trimmed().to_owned())
+            .collect();
+        let has = |w: &str| lines.iter().any(|l| l == w);
+        if has("HELLO 41") && has("HELLO 43") {
+            return None;
+        }
+        Some(Finding {
+            kind: Kind::WrongAnswer,
+            detail: format!(
+                "after this input the server did not print HELLO 41 and HELLO 43 for a valid \
+                 client's exchange; it printed {lines:?}"
+            ),
+            signature: "wrong-answer: hello lines".to_owned(),
+        })
     }
 }
 
@@ -624,6 +676,10 @@ pub struct Options {
 /// Connections kept before a finding, replayed by the minimiser (a long-lived server's
 /// state may come from earlier inputs).
 const HISTORY: usize = 4;
+
+/// How long the server is given to answer an input (or close) before the oracle moves on.
+/// A loopback answer takes milliseconds; a later one is only missed, never a false finding.
+const ANSWER_WAIT: Duration = Duration::from_millis(150);
 
 /// Runs the fuzzer; findings are minimised; case files are written by the caller.
 pub fn run(suite: &'static Suite, opts: &Options) -> Result<(Stats, Vec<Reported>), Stop> {

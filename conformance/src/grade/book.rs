@@ -66,6 +66,10 @@ pub struct Row {
     pub checks: BTreeMap<String, String>,
     /// Wall time of grading it.
     pub seconds: f64,
+    /// The digest of the grade.toml it was graded with: a re-run skips the row only under
+    /// the same config (another assignment's `good-c` in the same folder is graded anew).
+    #[serde(default)]
+    pub config: String,
     /// Read back from a previous run (not graded again).
     #[serde(skip)]
     pub skipped: bool,
@@ -84,6 +88,7 @@ impl Row {
             failed: Vec::new(),
             checks: BTreeMap::new(),
             seconds: 0.0,
+            config: String::new(),
             skipped: false,
         }
     }
@@ -140,6 +145,7 @@ impl Row {
             failed,
             checks: checks.iter().map(|c| (key(c), status(c))).collect(),
             seconds: 0.0,
+            config: String::new(),
             skipped: false,
         }
     }

@@ -134,11 +134,19 @@ pub fn grade(a: GradeArgs) -> ExitCode {
     } else {
         (a.jobs.max(1) / per_run).max(1)
     };
+    // Absolute: each run's working folder is its submission.
+    let out = match std::path::absolute(&a.out) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let fingerprint =
+        submission::fingerprint(&std::fs::read_to_string(&config_path).unwrap_or_default());
     let env = submission::Env {
+        fingerprint,
         exe,
         config_path,
         config: config.clone(),
-        out: a.out.clone(),
+        out,
         jobs: per_run,
         force: a.force,
     };

@@ -29,6 +29,17 @@ pub struct Env {
     pub jobs: usize,
     /// Grade again what is graded.
     pub force: bool,
+    /// Digest of the config's text ([`Row::config`]).
+    pub fingerprint: String,
+}
+
+/// A digest of a config's text: equal texts, equal digests (within one build of the tool,
+/// which is all a re-run needs; a different build grades again, the safe side).
+pub fn fingerprint(text: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 /// The submission's name in the gradebook: its folder's name.
@@ -169,6 +180,7 @@ fn zero_row(env: &Env, name: &str, out: &Path, build: BuildStatus, reason: Strin
         failed: Vec::new(),
         checks: Default::default(),
         seconds: 0.0,
+        config: String::new(),
         skipped: false,
     }
 }
@@ -178,10 +190,13 @@ pub fn grade_one(env: &Env, dir: &Path) -> Row {
     let name = name_of(dir);
     let out = env.out.join(&name);
     let saved = out.join("grade.json");
+    // A row the grader could not finish (verdict error: its problem, not the student's) is
+    // graded again on the next run.
     if !env.force
         && let Some(mut row) = std::fs::read_to_string(&saved)
             .ok()
             .and_then(|t| serde_json::from_str::<Row>(&t).ok())
+            .filter(|r| r.verdict != "error" && r.config == env.fingerprint)
     {
         row.skipped = true;
         return row;
@@ -208,6 +223,10 @@ pub fn grade_one(env: &Env, dir: &Path) -> Row {
         }
     };
     row.seconds = started.elapsed().as_secs_f64();
+    row.config = env.fingerprint.clone();
+    if row.verdict == "error" {
+        row.max_score = env.config.max_score();
+    }
     let _ = std::fs::write(
         &saved,
         serde_json::to_string_pretty(&row).unwrap_or_default() + "\n",

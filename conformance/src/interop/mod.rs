@@ -13,11 +13,11 @@ mod scenarios;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::check::{HarnessError, Stop};
+use crate::check::Stop;
 use crate::driver::{CommandSpec, Ctx, RunConfig, SubjectCmd};
 use crate::suites::{self, Suite};
 use crate::timing::Timing;
@@ -261,14 +261,7 @@ pub(crate) fn from_stop(exchange: &str, blame: Blame, stop: Stop) -> Finding {
             expected: f.expected,
             actual: f.actual,
         },
-        Stop::Error(e) => harness(exchange, describe_harness(&e)),
+        Stop::Error(e) => harness(exchange, e.to_string()),
         other => harness(exchange, format!("{other:?}")),
     }
 }
-
-fn describe_harness(e: &HarnessError) -> String {
-    e.to_string()
-}
-
-/// How long a pair's exchanges may take, at most, per exchange (for the runner's budget).
-pub const EXCHANGE_BUDGET: Duration = Duration::from_secs(30);

@@ -14,7 +14,7 @@ use crate::driver::describe_bytes;
 
 /// Bytes kept per direction of one connection; more are counted, not kept.
 pub const MAX_KEPT: usize = 1 << 20;
-/// Connections kept per relay; later ones are relayed but not recorded.
+/// Connections relayed per relay (each has two threads); later ones are closed at once.
 pub const MAX_CONNS: usize = 64;
 /// How often the copy and accept loops look at the stop flag.
 const TICK: Duration = Duration::from_millis(20);
@@ -169,9 +169,12 @@ impl Inner {
             let conn = Arc::new(Mutex::new(Conn::default()));
             {
                 let mut all = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-                if all.len() < MAX_CONNS {
-                    all.push(Arc::clone(&conn));
+                // No exchange needs more: a client connecting in a loop must not cost a
+                // thread per connection. Later ones are closed unrelayed.
+                if all.len() >= MAX_CONNS {
+                    continue;
                 }
+                all.push(Arc::clone(&conn));
             }
             let me = Arc::clone(self);
             let w =

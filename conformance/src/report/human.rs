@@ -209,6 +209,9 @@ pub fn render(
             format!("{} passed", sum.passed),
             format!("{} failed", sum.failed),
         ];
+        if sum.blocked > 0 {
+            parts.push(format!("{} blocked", sum.blocked));
+        }
         if sum.skipped > 0 {
             parts.push(format!("{} skipped", sum.skipped));
         }

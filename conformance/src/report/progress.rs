@@ -1,6 +1,8 @@
 //! Progress of a long run (a multiclient run lasts minutes): on a terminal a live line
-//! (indicatif) `[12/20] still running: periodic-count, 45s`; in a log (stderr not a
-//! terminal) a heartbeat line every [`HEARTBEAT`] so CI never sits silent.
+//! (indicatif) `[10/11] still running: periodic-count, 45 s of ~125 s`; in a log (stderr not
+//! a terminal) a heartbeat line every [`HEARTBEAT`] so CI never sits silent. The runner
+//! starts the longest checks first, so the run's elapsed time is the longest pending check's,
+//! and `~125 s` is what that check is expected to take (`driver::runner::expected_duration`).
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::check::Check;
 use crate::driver::CheckReport;
+use crate::driver::runner::expected_duration;
+use crate::timing::Timing;
 
 /// How often a log gets a line while checks run.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -38,9 +42,30 @@ impl Mode {
     }
 }
 
+/// `45 s of ~125 s`: elapsed, and the longest expected duration of what is pending.
+fn time_text(elapsed: Duration, pending: &[&'static Check], timing: &Timing) -> String {
+    let longest = pending
+        .iter()
+        .map(|c| expected_duration(c, timing))
+        .max()
+        .unwrap_or_default();
+    if longest > elapsed {
+        format!(
+            "{} s of ~{} s",
+            elapsed.as_secs(),
+            longest.as_secs_f64().ceil()
+        )
+    } else {
+        format!("{} s", elapsed.as_secs())
+    }
+}
+
 /// The checks not finished yet, by short name.
 fn pending_text(pending: &[&'static Check]) -> String {
     const SHOWN: usize = 3;
+    if pending.is_empty() {
+        return "nothing (finishing)".to_owned();
+    }
     let names: Vec<&str> = pending.iter().take(SHOWN).map(|c| c.behaviour()).collect();
     let more = pending.len().saturating_sub(SHOWN);
     if more > 0 {
@@ -54,6 +79,8 @@ fn pending_text(pending: &[&'static Check]) -> String {
 /// [`Progress::finish`].
 pub struct Progress {
     bar: Option<ProgressBar>,
+    started: Instant,
+    timing: Timing,
     pending: Arc<Mutex<Vec<&'static Check>>>,
     stop: Option<Sender<()>>,
     ticker: Option<JoinHandle<()>>,
@@ -61,14 +88,13 @@ pub struct Progress {
 
 impl Progress {
     /// Starts showing progress of `checks`.
-    pub fn start(checks: &[&'static Check], mode: Mode) -> Progress {
+    pub fn start(checks: &[&'static Check], timing: &Timing, mode: Mode) -> Progress {
         let pending = Arc::new(Mutex::new(checks.to_vec()));
         let total = checks.len() as u64;
         let bar = (mode == Mode::Bar).then(|| {
             let b = ProgressBar::new(total);
-            let style =
-                ProgressStyle::with_template("[{pos}/{len}] still running: {msg}, {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style = ProgressStyle::with_template("[{pos}/{len}] still running: {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
             b.set_style(style);
             b.enable_steady_tick(Duration::from_millis(500));
             b
@@ -77,6 +103,7 @@ impl Progress {
         let ticker = {
             let pending = Arc::clone(&pending);
             let bar = bar.clone();
+            let timing = *timing;
             (mode != Mode::Off).then(|| {
                 std::thread::spawn(move || {
                     let started = Instant::now();
@@ -91,12 +118,13 @@ impl Progress {
                             _ => return,
                         }
                         let p = pending.lock().unwrap_or_else(|e| e.into_inner());
-                        let text = pending_text(&p);
+                        let names = pending_text(&p);
+                        let time = time_text(started.elapsed(), &p, &timing);
                         match &bar {
-                            Some(b) => b.set_message(text),
+                            Some(b) => b.set_message(format!("{names}, {time}")),
                             None => eprintln!(
-                                "conformance: {} s, {} of {total} checks done; still running: {text}",
-                                started.elapsed().as_secs(),
+                                "conformance: {time}, {} of {total} checks done; still running: \
+                                 {names}",
                                 total - p.len() as u64
                             ),
                         }
@@ -111,6 +139,8 @@ impl Progress {
         }
         Progress {
             bar,
+            started: Instant::now(),
+            timing: *timing,
             pending,
             stop: Some(stop),
             ticker,
@@ -119,20 +149,32 @@ impl Progress {
 
     /// A check finished; `line` (if any) is printed on stdout above the bar.
     pub fn done(&self, r: &CheckReport, line: Option<String>) {
-        {
+        let text = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(i) = p.iter().position(|c| std::ptr::eq(*c, r.check)) {
                 p.remove(i);
             }
-        }
-        match (&self.bar, line) {
-            (Some(b), Some(l)) => {
-                b.suspend(|| println!("{l}"));
+            format!(
+                "{}, {}",
+                pending_text(&p),
+                time_text(self.started.elapsed(), &p, &self.timing)
+            )
+        };
+        match &self.bar {
+            Some(b) => {
+                // Counted and renamed before the line goes out, so the bar never shows a
+                // finished check as running.
                 b.inc(1);
+                b.set_message(text);
+                if let Some(l) = line {
+                    b.suspend(|| println!("{l}"));
+                }
             }
-            (Some(b), None) => b.inc(1),
-            (None, Some(l)) => println!("{l}"),
-            (None, None) => {}
+            None => {
+                if let Some(l) = line {
+                    println!("{l}");
+                }
+            }
         }
     }
 

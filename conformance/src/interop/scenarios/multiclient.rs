@@ -1,0 +1,205 @@
+//! multiclient (002): three clients connect one after another and leave in another order,
+//! judged on the server's event lines (the base protocol's traffic is not specified).
+
+use std::time::Duration;
+
+use super::super::{Blame, from_stop};
+use super::{Pair, finding, quote};
+use crate::check::Role;
+use crate::driver::{Launch, Peer, Subject, SubjectCmd};
+
+impl Pair<'_> {
+    /// Three clients connect one after another and leave in another order; judged on the
+    /// server's event lines (ID and count) only, as the base protocol's traffic is not
+    /// specified.
+    pub(super) fn multiclient(&mut self, client: &SubjectCmd) {
+        let reference_client = matches!(client, SubjectCmd::Reference(_));
+        let placeholders = matches!(client, SubjectCmd::Command(c) if c.has_placeholders());
+        let ex = "three clients connect and leave";
+        let deadline = self.ctx.timing().within(Duration::from_secs(2));
+        let mut clients: Vec<Client> = Vec::new();
+        let mut t = Vec::new();
+        let mut found = None;
+        let mut ids = Vec::new();
+        for n in 1..=3usize {
+            let from = self.server.lines().len();
+            let c = if reference_client {
+                match Peer::connect(
+                    self.relay.port(),
+                    &format!("client {n}"),
+                    self.ctx.transcript(),
+                    deadline,
+                ) {
+                    Ok(p) => Client::Peer(p),
+                    Err(stop) => {
+                        found = Some(from_stop(ex, Blame::Server, stop));
+                        break;
+                    }
+                }
+            } else {
+                // The base protocol's client takes the host and port; the suite has no
+                // standard arguments for it, so they are given unless placeholders are used.
+                let mut launch = Launch::new().port(self.relay.port());
+                if !placeholders {
+                    launch = launch.args(["127.0.0.1".to_owned(), self.relay.port().to_string()]);
+                }
+                match self.ctx.spawn(Role::Client, launch) {
+                    Ok(s) => Client::Subject(Box::new(s)),
+                    Err(stop) => {
+                        found = Some(from_stop(ex, Blame::Client, stop));
+                        break;
+                    }
+                }
+            };
+            clients.push(c);
+            if !crate::driver::wait_until(deadline, || self.relay.count() >= n) {
+                found = Some(finding(
+                    ex,
+                    Blame::Client,
+                    format!("client {n} connects to the port it is given"),
+                    "it never connected",
+                ));
+                break;
+            }
+            let got = self.server.wait_line(from, deadline, |l| {
+                matches!(event(l.trimmed()), Some((Ev::Connected, _, _)))
+            });
+            match got.as_ref().and_then(|(_, l)| event(l.trimmed())) {
+                Some((_, Some(id), count))
+                    if count == Some(n) && ids.last().is_none_or(|&p| id == p + 1) =>
+                {
+                    ids.push(id)
+                }
+                _ => {
+                    let lines = self
+                        .server
+                        .lines()
+                        .into_iter()
+                        .skip(from)
+                        .collect::<Vec<_>>();
+                    found = Some(finding(
+                        ex,
+                        Blame::Server,
+                        format!(
+                            "a line \"Client <ID> connected. Number of connected clients = {n}\" (IDs rising by one)"
+                        ),
+                        format!("it printed {}", quote(&lines)),
+                    ));
+                    break;
+                }
+            }
+        }
+        // Leave in the order 2, 1, 3: the counts fall 2, 1, 0.
+        if found.is_none() {
+            for (k, i) in [1usize, 0, 2].into_iter().enumerate() {
+                let left = 2 - k;
+                let from = self.server.lines().len();
+                if let Client::Subject(s) = &mut clients[i]
+                    && s.try_exit().is_some()
+                {
+                    found = Some(finding(
+                        ex,
+                        Blame::Client,
+                        "the client stays connected until it is closed",
+                        format!(
+                            "client {} ended by itself before the scenario closed it",
+                            i + 1
+                        ),
+                    ));
+                    break;
+                }
+                clients[i].close();
+                let got = self.server.wait_line(from, deadline, |l| {
+                    matches!(event(l.trimmed()), Some((Ev::Disconnected, _, _)))
+                });
+                match got.as_ref().and_then(|(_, l)| event(l.trimmed())) {
+                    Some((_, Some(id), count))
+                        if Some(id) == ids.get(i).copied() && count == Some(left) => {}
+                    _ => {
+                        let lines = self
+                            .server
+                            .lines()
+                            .into_iter()
+                            .skip(from)
+                            .collect::<Vec<_>>();
+                        found = Some(finding(
+                            ex,
+                            Blame::Server,
+                            format!(
+                                "a line \"Client {} disconnected. Number of connected clients = {left}\"",
+                                ids.get(i).map_or("?".to_owned(), |d| d.to_string())
+                            ),
+                            format!("it printed {}", quote(&lines)),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        for c in &mut clients {
+            c.close();
+        }
+        if found.is_none() {
+            found = self.server_alive(ex);
+        }
+        for i in 0..self.relay.count() {
+            if let Some(c) = self.relay.conn(i) {
+                t.push(format!("connection {}:", i + 1));
+                t.extend(c.describe().into_iter().map(|l| format!("  wire| {l}")));
+            }
+        }
+        t.extend(
+            self.server
+                .lines()
+                .iter()
+                .map(|l| format!("  server {}| {}", l.stream.as_str(), l.text)),
+        );
+        self.push(ex, t, found);
+    }
+}
+
+enum Client {
+    Peer(Peer),
+    Subject(Box<Subject>),
+    Gone,
+}
+
+impl Client {
+    fn close(&mut self) {
+        match std::mem::replace(self, Client::Gone) {
+            Client::Peer(p) => p.close(),
+            Client::Subject(mut s) => {
+                s.kill();
+            }
+            Client::Gone => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ev {
+    Connected,
+    Disconnected,
+}
+
+/// A multiclient event line, read leniently: the event word, the first number (the ID) and
+/// the last one (the count).
+fn event(line: &str) -> Option<(Ev, Option<usize>, Option<usize>)> {
+    let low = line.to_ascii_lowercase();
+    let ev = if low.contains("disconnected") {
+        Ev::Disconnected
+    } else if low.contains("connected") && low.contains("client") {
+        Ev::Connected
+    } else {
+        return None;
+    };
+    let nums: Vec<usize> = low
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    if nums.len() < 2 {
+        return None;
+    }
+    Some((ev, nums.first().copied(), nums.last().copied()))
+}
