@@ -656,6 +656,123 @@ fn every_prerequisite_names_a_registered_check_of_its_suite() -> TestResult {
     Ok(())
 }
 
+/// Lines as a server printed them, all on stderr, `at` in order.
+fn stderr_lines(texts: &[&str]) -> Vec<conformance::driver::Line> {
+    let t0 = std::time::Instant::now();
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| conformance::driver::Line {
+            at: t0 + Duration::from_millis(10 * i as u64 + 10),
+            stream: Stream::Stderr,
+            text: (*t).to_owned(),
+            truncated: false,
+        })
+        .collect()
+}
+
+const PY_TRACEBACK: &[&str] = &[
+    "Connection from 127.0.0.1 port 40001",
+    "Traceback (most recent call last):",
+    "  File \"/x/server.py\", line 300, in <module>",
+    "    main()",
+    "  File \"/x/server.py\", line 90, in read_request",
+    "    magic, kind = struct.unpack(\"!HBBBH\", header)",
+    "struct.error: unpack requires a buffer of 7 bytes",
+];
+
+fn traceback_names_its_last_frame_and_exception() -> TestResult {
+    let lines = stderr_lines(PY_TRACEBACK);
+    let (_, frame) = messages::diagnose::traceback(&lines).ok_or("no traceback found")?;
+    ensure(
+        frame
+            == "File \"/x/server.py\", line 90, in read_request: struct.error: unpack requires a buffer of 7 bytes",
+        &frame,
+    )?;
+    ensure(
+        messages::diagnose::traceback(&stderr_lines(&["Error: bad magic"])).is_none(),
+        "a plain error line is no traceback",
+    )
+}
+
+fn exchange(label: &str, port: u16, at: std::time::Instant) -> messages::diagnose::Exchange {
+    messages::diagnose::Exchange {
+        label: label.to_owned(),
+        what: format!("what {label} did"),
+        at,
+        port: Some(port),
+    }
+}
+
+fn death_is_blamed_on_the_connection_the_server_logged_last() -> TestResult {
+    let lines = stderr_lines(PY_TRACEBACK);
+    let t0 = lines[0].at - Duration::from_millis(5);
+    // client 2 was opened after the crash began but before the traceback arrived.
+    let ex = [
+        exchange("client 1", 40001, t0),
+        exchange("client 2", 40002, t0 + Duration::from_millis(1)),
+    ];
+    let b = messages::diagnose::blamed(&ex, &lines, std::time::Instant::now());
+    ensure(
+        b.map(|e| e.label.as_str()) == Some("client 1"),
+        format!("{b:?}"),
+    )?;
+    // Without an accept log, the last connection opened before the traceback.
+    let quiet = stderr_lines(&PY_TRACEBACK[1..]);
+    let late = quiet[0].at + Duration::from_millis(1);
+    let ex = [
+        exchange("client 1", 40001, quiet[0].at - Duration::from_millis(1)),
+        exchange("client 2", 40002, late),
+    ];
+    let b = messages::diagnose::blamed(&ex, &quiet, std::time::Instant::now());
+    ensure(
+        b.map(|e| e.label.as_str()) == Some("client 1"),
+        format!("{b:?}"),
+    )
+}
+
+fn death_hint_follows_the_evidence() -> TestResult {
+    use std::os::unix::process::ExitStatusExt;
+    let ex = exchange("client 3", 40003, std::time::Instant::now());
+    let status = std::process::ExitStatus::from_raw(1 << 8);
+    let tb = messages::diagnose::death(status, &stderr_lines(PY_TRACEBACK), Some(&ex));
+    ensure(
+        matches!(&tb.cause, Cause::Traceback { last_frame } if last_frame.contains("read_request")),
+        format!("{:?}", tb.cause),
+    )?;
+    ensure(tb.actual.contains("after client 3"), &tb.actual)?;
+    ensure(tb.hint.contains("try/except"), &tb.hint)?;
+    // "set a 1-second timeout" is never the hint for a server that died.
+    ensure(!tb.hint.contains("timeout"), &tb.hint)?;
+    let segv = messages::diagnose::death(std::process::ExitStatus::from_raw(11), &[], Some(&ex));
+    ensure(
+        segv.cause == Cause::Signal { signal: 11 },
+        format!("{:?}", segv.cause),
+    )?;
+    ensure(segv.actual.contains("signal 11"), &segv.actual)?;
+    let exited = messages::diagnose::death(status, &stderr_lines(&["Error: bad"]), None);
+    ensure(
+        exited.cause == Cause::Exited { code: 1 },
+        format!("{:?}", exited.cause),
+    )?;
+    ensure(exited.actual.contains("exit status 1"), &exited.actual)
+}
+
+fn port_bounds_hint_matches_the_bind_evidence() -> TestResult {
+    use messages::diagnose::{TCP_TIME_WAIT, port_refused};
+    let (h, c) = port_refused(64000, None, true);
+    ensure(h.contains("inclusive") && c.is_none(), &h)?;
+    let (h, c) = port_refused(64000, Some(TCP_TIME_WAIT), false);
+    ensure(
+        h.contains("TIME_WAIT")
+            && !h.contains("inclusive")
+            && c == Some(Cause::AddrInUse { port: 64000 }),
+        &h,
+    )?;
+    let (h, c) = port_refused(1024, None, false);
+    ensure(!h.contains("inclusive") && c.is_none(), &h)
+}
+
 /// Unit tests of the multiclient line readers (they decide students' verdicts).
 mod mc_lines {
     use super::{TestResult, ensure};
@@ -958,123 +1075,6 @@ mod mc_hints {
     }
 }
 
-/// Lines as a server printed them, all on stderr, `at` in order.
-fn stderr_lines(texts: &[&str]) -> Vec<conformance::driver::Line> {
-    let t0 = std::time::Instant::now();
-    texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| conformance::driver::Line {
-            at: t0 + Duration::from_millis(10 * i as u64 + 10),
-            stream: Stream::Stderr,
-            text: (*t).to_owned(),
-            truncated: false,
-        })
-        .collect()
-}
-
-const PY_TRACEBACK: &[&str] = &[
-    "Connection from 127.0.0.1 port 40001",
-    "Traceback (most recent call last):",
-    "  File \"/x/server.py\", line 300, in <module>",
-    "    main()",
-    "  File \"/x/server.py\", line 90, in read_request",
-    "    magic, kind = struct.unpack(\"!HBBBH\", header)",
-    "struct.error: unpack requires a buffer of 7 bytes",
-];
-
-fn traceback_names_its_last_frame_and_exception() -> TestResult {
-    let lines = stderr_lines(PY_TRACEBACK);
-    let (_, frame) = messages::diagnose::traceback(&lines).ok_or("no traceback found")?;
-    ensure(
-        frame
-            == "File \"/x/server.py\", line 90, in read_request: struct.error: unpack requires a buffer of 7 bytes",
-        &frame,
-    )?;
-    ensure(
-        messages::diagnose::traceback(&stderr_lines(&["Error: bad magic"])).is_none(),
-        "a plain error line is no traceback",
-    )
-}
-
-fn exchange(label: &str, port: u16, at: std::time::Instant) -> messages::diagnose::Exchange {
-    messages::diagnose::Exchange {
-        label: label.to_owned(),
-        what: format!("what {label} did"),
-        at,
-        port: Some(port),
-    }
-}
-
-fn death_is_blamed_on_the_connection_the_server_logged_last() -> TestResult {
-    let lines = stderr_lines(PY_TRACEBACK);
-    let t0 = lines[0].at - Duration::from_millis(5);
-    // client 2 was opened after the crash began but before the traceback arrived.
-    let ex = [
-        exchange("client 1", 40001, t0),
-        exchange("client 2", 40002, t0 + Duration::from_millis(1)),
-    ];
-    let b = messages::diagnose::blamed(&ex, &lines, std::time::Instant::now());
-    ensure(
-        b.map(|e| e.label.as_str()) == Some("client 1"),
-        format!("{b:?}"),
-    )?;
-    // Without an accept log, the last connection opened before the traceback.
-    let quiet = stderr_lines(&PY_TRACEBACK[1..]);
-    let late = quiet[0].at + Duration::from_millis(1);
-    let ex = [
-        exchange("client 1", 40001, quiet[0].at - Duration::from_millis(1)),
-        exchange("client 2", 40002, late),
-    ];
-    let b = messages::diagnose::blamed(&ex, &quiet, std::time::Instant::now());
-    ensure(
-        b.map(|e| e.label.as_str()) == Some("client 1"),
-        format!("{b:?}"),
-    )
-}
-
-fn death_hint_follows_the_evidence() -> TestResult {
-    use std::os::unix::process::ExitStatusExt;
-    let ex = exchange("client 3", 40003, std::time::Instant::now());
-    let status = std::process::ExitStatus::from_raw(1 << 8);
-    let tb = messages::diagnose::death(status, &stderr_lines(PY_TRACEBACK), Some(&ex));
-    ensure(
-        matches!(&tb.cause, Cause::Traceback { last_frame } if last_frame.contains("read_request")),
-        format!("{:?}", tb.cause),
-    )?;
-    ensure(tb.actual.contains("after client 3"), &tb.actual)?;
-    ensure(tb.hint.contains("try/except"), &tb.hint)?;
-    // "set a 1-second timeout" is never the hint for a server that died.
-    ensure(!tb.hint.contains("timeout"), &tb.hint)?;
-    let segv = messages::diagnose::death(std::process::ExitStatus::from_raw(11), &[], Some(&ex));
-    ensure(
-        segv.cause == Cause::Signal { signal: 11 },
-        format!("{:?}", segv.cause),
-    )?;
-    ensure(segv.actual.contains("signal 11"), &segv.actual)?;
-    let exited = messages::diagnose::death(status, &stderr_lines(&["Error: bad"]), None);
-    ensure(
-        exited.cause == Cause::Exited { code: 1 },
-        format!("{:?}", exited.cause),
-    )?;
-    ensure(exited.actual.contains("exit status 1"), &exited.actual)
-}
-
-fn port_bounds_hint_matches_the_bind_evidence() -> TestResult {
-    use messages::diagnose::{TCP_TIME_WAIT, port_refused};
-    let (h, c) = port_refused(64000, None, true);
-    ensure(h.contains("inclusive") && c.is_none(), &h)?;
-    let (h, c) = port_refused(64000, Some(TCP_TIME_WAIT), false);
-    ensure(
-        h.contains("TIME_WAIT")
-            && !h.contains("inclusive")
-            && c == Some(Cause::AddrInUse { port: 64000 }),
-        &h,
-    )?;
-    let (h, c) = port_refused(1024, None, false);
-    ensure(!h.contains("inclusive") && c.is_none(), &h)
-}
-
 /// The run order's hints name real checks (a renamed check would silently lose its hint).
 fn expected_durations_name_registered_checks() -> TestResult {
     for (id, _) in conformance::driver::runner::EXPECTED {
@@ -1167,6 +1167,10 @@ fn main() {
         registry::new_derives_suite_and_role_from_the_id,
         registry::retired_ids_are_never_registered,
         registry::every_prerequisite_names_a_registered_check_of_its_suite,
+        messages::traceback_names_its_last_frame_and_exception,
+        messages::death_is_blamed_on_the_connection_the_server_logged_last,
+        messages::death_hint_follows_the_evidence,
+        messages::port_bounds_hint_matches_the_bind_evidence,
         engine_hello::lenient_decode_drops_any_trailing_whitespace_and_nul,
         engine_hello::parse_hello_reads_only_a_whole_hello_message,
         engine_hello::printed_lines_are_compared_after_trimming,
@@ -1190,10 +1194,6 @@ fn main() {
         mc_hints::a_one_at_a_time_server_is_told_so,
         mc_hints::so_reuseaddr_is_named_only_for_a_refused_bind,
         mc_hints::a_dead_server_is_blamed_on_the_step_it_died_after,
-        messages::traceback_names_its_last_frame_and_exception,
-        messages::death_is_blamed_on_the_connection_the_server_logged_last,
-        messages::death_hint_follows_the_evidence,
-        messages::port_bounds_hint_matches_the_bind_evidence,
         schedule::expected_durations_name_registered_checks,
         schedule::longest_checks_start_first,
         framed_hints::traceback_names_last_frame_and_exception,

@@ -6,42 +6,23 @@ use std::process::ExitStatus;
 use std::time::Instant;
 
 use crate::check::Cause;
-use crate::driver::Line;
 use crate::driver::subject::{describe_status, status_cause};
+use crate::driver::{Line, Stream};
+use crate::suites::common::exit;
 
-/// The first line of every Python traceback.
-const TRACEBACK: &str = "Traceback (most recent call last):";
-
-/// A Python traceback in `lines`: when its first line arrived, and its last frame with the
-/// exception (`File "server.py", line 97, in invalid: ValueError: bad magic`). The last
-/// traceback counts (an earlier one may have been caught and printed).
+/// A Python traceback in `lines` (stderr): when its first line arrived (for blaming a
+/// connection) and its last frame with the exception, as `common::exit::traceback` reads it
+/// (`File "server.py", line 97, in invalid: ValueError: bad magic`).
 pub fn traceback(lines: &[Line]) -> Option<(Instant, String)> {
-    let start = lines
-        .iter()
-        .rposition(|l| l.trimmed().trim() == TRACEBACK)?;
-    let stream = lines[start].stream;
-    // Only the same stream: the other one interleaves freely.
-    let rest: Vec<&Line> = lines[start + 1..]
-        .iter()
-        .filter(|l| l.stream == stream)
-        .collect();
-    let frame = rest
+    let text = exit::traceback(lines)?;
+    let at = lines
         .iter()
         .rev()
-        .find(|l| l.text.trim_start().starts_with("File \""))
-        .map(|l| l.text.trim().to_owned());
-    // The exception is the first unindented line after the frames.
-    let exception = rest
-        .iter()
-        .find(|l| !l.text.starts_with(' ') && !l.text.trim().is_empty())
-        .map(|l| l.text.trim().to_owned());
-    let text = match (frame, exception) {
-        (Some(f), Some(e)) => format!("{f}: {e}"),
-        (Some(f), None) => f,
-        (None, Some(e)) => e,
-        (None, None) => "a Python traceback".to_owned(),
-    };
-    Some((lines[start].at, text))
+        .find(|l| {
+            l.stream == Stream::Stderr && l.text.starts_with("Traceback (most recent call last)")
+        })?
+        .at;
+    Some((at, text))
 }
 
 /// What the suite did on one connection, for blaming the one after which a server died.
