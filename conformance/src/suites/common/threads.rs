@@ -1,28 +1,51 @@
 //! Thread-model sampling: how many threads and processes a server shows while it serves,
 //! and the verdicts of the threaded (more than one thread) and event-driven (exactly one
 //! process with one thread throughout) models.
+//!
+//! "The server" is the process that listens on the port, wherever it is in the subject's
+//! tree: behind a wrapper script that starts it without `exec`, the shell the driver
+//! started has one thread of its own and is not the server.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::check::{CheckResult, fail};
-use crate::driver::{Subject, wait_until};
+use crate::driver::{Subject, procfs, wait_until};
 
-/// One look at a server: threads of the process the driver started, processes of its group.
+/// One look at a server: threads of its listening process, processes from it down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
-    /// Threads of the started process (/proc/PID/task); 0 when unreadable.
+    /// Threads of the listening process (/proc/PID/task), the most of any when several
+    /// listen (forked children that kept the listening socket each have their own, and a
+    /// sum would make one-thread processes look threaded); 0 when unreadable.
     pub threads: usize,
-    /// Live processes of its group.
+    /// Live processes of the listening process's subtree (itself and what it forked; not
+    /// a wrapper shell above it).
     pub processes: usize,
 }
 
 impl Sample {
     /// Samples `server` now.
     pub fn of(server: &Subject) -> Sample {
+        let mut listeners = server.listener_pids();
+        if listeners.is_empty() {
+            // Not listening (yet, or any more): the program the driver started.
+            listeners.push(server.pid());
+        }
+        let threads = listeners
+            .iter()
+            .filter_map(|&p| procfs::thread_count(p))
+            .max()
+            .unwrap_or(0);
+        let mut below: Vec<i32> = listeners
+            .iter()
+            .flat_map(|&p| procfs::tree_pids(p))
+            .collect();
+        below.sort_unstable();
+        below.dedup();
         Sample {
-            threads: server.threads().unwrap_or(0),
-            processes: server.processes().len(),
+            threads,
+            processes: below.len(),
         }
     }
 
@@ -63,7 +86,7 @@ pub fn expect_threads(
     let mut seen = samples.iter().map(|s| s.threads).max().unwrap_or(0);
     if seen > 1
         || wait_until(timeout, || {
-            seen = seen.max(server.threads().unwrap_or(0));
+            seen = seen.max(Sample::of(server).threads);
             seen > 1
         })
     {

@@ -31,10 +31,15 @@ fn silent_client_no_block(ctx: &mut Ctx) -> CheckResult {
     // lock around the whole handshake, a join right after create) is then waiting on the
     // silent one, whatever the scheduling. A server that never accepts it is judged by
     // the handshake below all the same.
-    let (port, pid) = (server.sub.port(), server.sub.pid());
+    // Asleep is judged of the listening process (not a wrapper shell above it).
+    let port = server.sub.port();
+    let mut pids = server.sub.listener_pids();
+    if pids.is_empty() {
+        pids.push(server.sub.pid());
+    }
     if let Some(local) = silent.peer.local_port() {
         let _ = wait_until(server.timing().response(), || {
-            watch::accepted(port, local) && watch::all_asleep(pid)
+            watch::accepted(port, local) && pids.iter().all(|&p| watch::all_asleep(p))
         });
     }
     server.handshake(5).map_err(|e| match e {
