@@ -286,12 +286,13 @@ fn prepare_with(argv: &[OsString], limits: Limits, marker: &str, rlimit_as: bool
     // SAFETY: the closure runs in the child between fork and exec; it only makes
     // setrlimit system calls (async-signal-safe) and touches no lock or allocation.
     unsafe {
-        cmd.pre_exec(move || apply_limits(limits, rlimit_as));
+        let parent = rustix::process::getpid();
+        cmd.pre_exec(move || apply_limits(limits, rlimit_as, parent));
     }
     cmd
 }
 
-fn apply_limits(l: Limits, rlimit_as: bool) -> std::io::Result<()> {
+fn apply_limits(l: Limits, rlimit_as: bool, parent: rustix::process::Pid) -> std::io::Result<()> {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     // Never ask above the current hard limit: raising it needs privileges.
     let set = |r, soft: u64, hard: u64| {
@@ -315,5 +316,9 @@ fn apply_limits(l: Limits, rlimit_as: bool) -> std::io::Result<()> {
     set(Resource::Fsize, l.file_size, l.file_size)?;
     // If the suite itself is killed (Ctrl-C, a CI timeout), the subject goes too.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    // The suite may have died between the fork and the line above: then no signal comes.
+    if rustix::process::getppid() != Some(parent) {
+        return Err(std::io::Error::other("the suite ended during the start"));
+    }
     Ok(())
 }

@@ -132,6 +132,53 @@ pub fn enter_fresh_netns() -> bool {
     lo_up()
 }
 
+thread_local! {
+    /// Contexts alive on this thread, and whether the thread is in a namespace of its own.
+    static NETNS_USERS: std::cell::Cell<(usize, bool)> = const { std::cell::Cell::new((0, false)) };
+}
+
+/// A context's hold on its thread's network namespace: the first context alive on a thread
+/// gets a fresh one; a context made while another lives on the same thread (a fuzzer's
+/// fresh server beside its first) shares it, so the first's peers still reach its subject.
+#[derive(Debug)]
+pub struct NetnsHold {
+    thread: std::thread::ThreadId,
+    private: bool,
+}
+
+impl NetnsHold {
+    /// Takes the calling thread's namespace (fresh if no other context holds it).
+    pub fn take() -> NetnsHold {
+        let (users, private) = NETNS_USERS.with(std::cell::Cell::get);
+        let private = if users == 0 {
+            enter_fresh_netns()
+        } else {
+            private
+        };
+        NETNS_USERS.with(|c| c.set((users + 1, private)));
+        NetnsHold {
+            thread: std::thread::current().id(),
+            private,
+        }
+    }
+
+    /// Whether the namespace is the context's own (not the machine's).
+    pub fn private(&self) -> bool {
+        self.private
+    }
+}
+
+impl Drop for NetnsHold {
+    fn drop(&mut self) {
+        if std::thread::current().id() == self.thread {
+            NETNS_USERS.with(|c| {
+                let (users, private) = c.get();
+                c.set((users.saturating_sub(1), private));
+            });
+        }
+    }
+}
+
 fn lo_up() -> bool {
     // SAFETY: a socket, two ioctls on a zeroed ifreq naming "lo", close.
     unsafe {

@@ -135,6 +135,7 @@ pub struct Ctx {
     survivors: Arc<Mutex<Vec<String>>>,
     notes: Vec<String>,
     netns: bool,
+    _netns_hold: contain::NetnsHold,
     containment: Option<String>,
     port_locks: Mutex<Vec<ports::PortLock>>,
 }
@@ -144,9 +145,11 @@ impl Ctx {
     ///
     /// The calling thread (the check's) gets a network namespace of its own where the
     /// machine allows it: the check's subjects and peers (threads spawned from it) share a
-    /// loopback no other check sees, so fixed ports never collide.
+    /// loopback no other check sees, so fixed ports never collide. A context made while
+    /// another is alive on the same thread shares the other's ([`contain::NetnsHold`]).
     pub fn new(check: &'static Check, suite: &'static Suite, cfg: Arc<RunConfig>) -> Ctx {
-        let netns = contain::enter_fresh_netns();
+        let hold = contain::NetnsHold::take();
+        let netns = hold.private();
         Ctx {
             check,
             suite,
@@ -156,6 +159,7 @@ impl Ctx {
             survivors: Arc::default(),
             notes: Vec::new(),
             netns,
+            _netns_hold: hold,
             containment: None,
             port_locks: Mutex::new(Vec::new()),
         }

@@ -47,6 +47,19 @@ pub fn start_time(pid: i32) -> Option<u64> {
     rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
+/// Whether process `pid` is in its exit (PF_EXITING in the flags of /proc/PID/stat): its
+/// files, sockets included, are closing, and it will be a zombie in a moment.
+pub fn exiting(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| {
+            let rest = &t[t.rfind(')')? + 1..];
+            rest.split_ascii_whitespace().nth(6)?.parse::<u64>().ok()
+        })
+        .is_some_and(|f| f & PF_EXITING != 0)
+}
+
 /// Every pid in /proc.
 pub fn all_pids() -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {

@@ -124,9 +124,11 @@ pub(super) fn run_to_end(
 ) -> std::io::Result<Finished> {
     jail.apply(&mut cmd);
     let started = Instant::now();
+    let starting = super::signals::starting();
     let mut child = cmd.spawn()?;
     let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     super::signals::register(pgid);
+    drop(starting);
     jail.started(pgid);
     let capture = Capture::new();
     if let Some(out) = child.stdout.take() {

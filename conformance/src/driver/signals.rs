@@ -15,6 +15,14 @@ static FINISHED: Mutex<Vec<CheckReport>> = Mutex::new(Vec::new());
 /// Process groups of the subjects alive now (each a contained subject's relay: killing it
 /// ends the subject's namespace).
 static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+/// Held (shared) by every start from its fork to its registration, and (exclusively) by the
+/// signal's end: no subject is half-started, hence missed, when every subject is killed.
+static STARTING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held while a subject starts and until its group is registered.
+pub(super) fn starting() -> std::sync::RwLockReadGuard<'static, ()> {
+    STARTING.read().unwrap_or_else(|e| e.into_inner())
+}
 
 extern "C" fn on_signal(sig: libc::c_int) {
     if FIRED.swap(true, Ordering::SeqCst) {
@@ -58,6 +66,8 @@ pub fn install(report: impl Fn(i32, &[CheckReport]) + Send + 'static) {
                 return;
             }
             let sig = i32::from(b);
+            // Kept until the exit: no new subject starts after this.
+            let _no_more = STARTING.write().unwrap_or_else(|e| e.into_inner());
             kill_all();
             let done = FINISHED.lock().unwrap_or_else(|e| e.into_inner()).clone();
             report(sig, &done);

@@ -77,6 +77,8 @@ pub struct Subject {
     pgid: i32,
     /// The program proper (B in [`super::contain`]); `pgid` without a namespace.
     real_pid: i32,
+    /// Its start time, to tell it from a later process with the same pid.
+    real_start: Option<u64>,
     jail: Jail,
     marker: String,
     capture: Arc<Capture>,
@@ -105,11 +107,14 @@ impl Subject {
         survivors: Arc<std::sync::Mutex<Vec<String>>>,
     ) -> std::io::Result<Subject> {
         jail.apply(&mut cmd);
+        let starting = super::signals::starting();
         let mut child = cmd.spawn()?;
         let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
         super::signals::register(pid);
+        drop(starting);
         jail.started(pid);
         let real_pid = jail.subject_pid().unwrap_or(pid);
+        let real_start = procfs::start_time(real_pid);
         if jail.kind() == Kind::ProcessGroup {
             live().push((pid, procfs::start_time(pid).unwrap_or(0)));
         }
@@ -129,6 +134,7 @@ impl Subject {
             stdin,
             pgid: pid,
             real_pid,
+            real_start,
             jail,
             marker,
             capture,
@@ -246,11 +252,40 @@ impl Subject {
     }
 
     /// Its exit status if it has exited (reaps it).
+    ///
+    /// Contained, the status comes from the relay a moment after the program itself died
+    /// (once its namespace is torn down): a program seen dead is waited for that moment, so
+    /// that a caller who saw its socket close also sees it exited.
     pub fn try_exit(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             self.status = self.child.try_wait().ok().flatten();
+            if self.status.is_none() && self.program_gone() {
+                let deadline = Instant::now() + KILL_GRACE;
+                while self.status.is_none() && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(1));
+                    self.status = self.child.try_wait().ok().flatten();
+                }
+            }
         }
         self.status
+    }
+
+    /// Whether the program proper (not the relay) has died or is dying: gone, a zombie, in
+    /// its exit (its sockets are closed before it is a zombie), or its pid now another
+    /// process's.
+    fn program_gone(&self) -> bool {
+        if self.real_pid == self.pgid {
+            return false;
+        }
+        match procfs::stat(self.real_pid) {
+            None => true,
+            Some(st) => {
+                st.state == 'Z'
+                    || st.state == 'X'
+                    || procfs::exiting(self.real_pid)
+                    || procfs::start_time(self.real_pid) != self.real_start
+            }
+        }
     }
 
     /// Waits up to `timeout` for it to exit.
