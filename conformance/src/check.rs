@@ -286,7 +286,10 @@ pub enum Cause {
     /// Required lines show on a terminal but not through a pipe (missing flush).
     PipeBuffered,
     /// Something else the check could name.
-    Other(String),
+    Other {
+        /// It, in words.
+        text: String,
+    },
 }
 
 /// The suite itself could not judge: the machine, not the subject (exit 2, never a
@@ -311,22 +314,30 @@ pub enum HarnessError {
         why: String,
     },
     /// Processes of the subject survived the check.
-    #[error("{0}")]
-    Survivors(String),
+    #[error("{what}")]
+    Survivors {
+        /// The survivors (`pid N: program`, `; `-separated); in JSON it is the `message`.
+        #[serde(skip)]
+        what: String,
+    },
     /// Anything else (/proc unreadable, a check panicked).
-    #[error("{0}")]
-    Other(String),
+    #[error("{what}")]
+    Other {
+        /// What went wrong; in JSON it is the `message`.
+        #[serde(skip)]
+        what: String,
+    },
 }
 
 impl From<String> for HarnessError {
     fn from(s: String) -> HarnessError {
-        HarnessError::Other(s)
+        HarnessError::Other { what: s }
     }
 }
 
 impl From<&str> for HarnessError {
     fn from(s: &str) -> HarnessError {
-        HarnessError::Other(s.to_owned())
+        HarnessError::Other { what: s.to_owned() }
     }
 }
 
@@ -410,7 +421,7 @@ pub fn fail(expected: impl Into<String>, actual: impl Into<String>) -> Stop {
 
 /// Shorthand for a harness error.
 pub fn harness_error(what: impl Into<String>) -> Stop {
-    Stop::Error(HarnessError::Other(what.into()))
+    Stop::Error(HarnessError::Other { what: what.into() })
 }
 
 /// Shorthand for a check that cannot be judged because `by` did not pass.

@@ -115,7 +115,9 @@ fn synthetic() -> (RunInfo, Vec<CheckReport>) {
                 .hint("y = x + 1, not x + 2")
                 .cause(Cause::Exited { code: 3 }),
         ),
-        Outcome::Failed(Failure::new("a", "b").cause(Cause::Other("text".to_owned()))),
+        Outcome::Failed(Failure::new("a", "b").cause(Cause::Other {
+            text: "text".to_owned(),
+        })),
         Outcome::Skipped("only for threaded servers".to_owned()),
         Outcome::Blocked {
             by: c[0].id,
@@ -125,8 +127,12 @@ fn synthetic() -> (RunInfo, Vec<CheckReport>) {
             port: 5000,
             holder: Some("pid 1: init".to_owned()),
         }),
-        Outcome::Errored(HarnessError::Other("the check panicked".to_owned())),
-        Outcome::Errored(HarnessError::Survivors("pid 9".to_owned())),
+        Outcome::Errored(HarnessError::Other {
+            what: "the check panicked".to_owned(),
+        }),
+        Outcome::Errored(HarnessError::Survivors {
+            what: "pid 9".to_owned(),
+        }),
     ];
     let reports = outcomes
         .into_iter()
@@ -152,6 +158,38 @@ fn synthetic() -> (RunInfo, Vec<CheckReport>) {
         rubric: Rubric::default(),
     };
     (info, reports)
+}
+
+/// The variants that hold only text serialise through their derive (a tagged enum cannot
+/// tag a bare string: `Other(String)` was a runtime error), in the shape the schema names.
+fn text_variants_serialise_by_derive() -> TestResult {
+    let other = Cause::Other {
+        text: "text".to_owned(),
+    };
+    let got = serde_json::to_value(&other).map_err(|e| e.to_string())?;
+    ensure(
+        got == serde_json::json!({"kind": "other", "text": "text"}),
+        format!("Cause::Other as {got}"),
+    )?;
+    for (e, kind) in [
+        (
+            HarnessError::Survivors {
+                what: "pid 9".to_owned(),
+            },
+            "survivors",
+        ),
+        (
+            HarnessError::Other {
+                what: "no /proc".to_owned(),
+            },
+            "other",
+        ),
+    ] {
+        let got = report::json::error_value(&e);
+        let want = serde_json::json!({"kind": kind, "message": e.to_string()});
+        ensure(got == want, format!("{e:?} as {got}, not {want}"))?;
+    }
+    Ok(Completion::Completed)
 }
 
 fn every_format_validates_for_every_outcome() -> TestResult {
@@ -509,6 +547,10 @@ fn main() {
         (
             "formats::every_format_validates_for_every_outcome",
             every_format_validates_for_every_outcome,
+        ),
+        (
+            "formats::text_variants_serialise_by_derive",
+            text_variants_serialise_by_derive,
         ),
         (
             "formats::real_run_reports_validate",

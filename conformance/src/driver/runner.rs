@@ -161,7 +161,9 @@ pub fn run_check(check: &'static Check, cfg: &Arc<RunConfig>) -> CheckReport {
     };
     let survivors = ctx.survivors();
     if outcome == Outcome::Passed && !survivors.is_empty() {
-        outcome = Outcome::Errored(HarnessError::Survivors(survivors.join("; ")));
+        outcome = Outcome::Errored(HarnessError::Survivors {
+            what: survivors.join("; "),
+        });
     }
     CheckReport {
         check,

@@ -50,7 +50,9 @@ pub fn status_cause(status: ExitStatus, out_of_memory: bool) -> Cause {
         (Some(code), _) => Cause::Exited { code },
         (None, Some(24)) => Cause::CpuTime,
         (None, Some(signal)) => Cause::Signal { signal },
-        _ => Cause::Other("unknown status".to_owned()),
+        _ => Cause::Other {
+            text: "unknown status".to_owned(),
+        },
     }
 }
 

@@ -183,23 +183,15 @@ pub fn origin(r: &CheckReport) -> Option<Instant> {
     events.chain(lines).min()
 }
 
-/// A cause as `{"kind": ..., fields}`; a variant holding only text as `{"kind", "text"}`
-/// (serde cannot tag a bare string).
+/// A cause as `{"kind": ..., fields}`.
 pub fn cause_value(c: &Cause) -> serde_json::Value {
-    match c {
-        Cause::Other(text) => serde_json::json!({"kind": "other", "text": text}),
-        c => serde_json::to_value(c)
-            .unwrap_or_else(|_| serde_json::json!({"kind": "other", "text": format!("{c:?}")})),
-    }
+    serde_json::to_value(c)
+        .unwrap_or_else(|_| serde_json::json!({"kind": "other", "text": format!("{c:?}")}))
 }
 
 /// A harness error as `{"kind": ..., fields, "message": its text}`.
 pub fn error_value(e: &HarnessError) -> serde_json::Value {
-    let mut v = match e {
-        HarnessError::Survivors(_) => serde_json::json!({"kind": "survivors"}),
-        HarnessError::Other(_) => serde_json::json!({"kind": "other"}),
-        e => serde_json::to_value(e).unwrap_or_else(|_| serde_json::json!({"kind": "other"})),
-    };
+    let mut v = serde_json::to_value(e).unwrap_or_else(|_| serde_json::json!({"kind": "other"}));
     if let Some(m) = v.as_object_mut() {
         m.insert("message".into(), e.to_string().into());
     }

@@ -28,7 +28,9 @@ pub fn exit_cause(s: ExitStatus) -> Cause {
     match (s.code(), s.signal()) {
         (Some(code), _) => Cause::Exited { code },
         (None, Some(signal)) => Cause::Signal { signal },
-        _ => Cause::Other("an unknown exit status".to_owned()),
+        _ => Cause::Other {
+            text: "an unknown exit status".to_owned(),
+        },
     }
 }
 

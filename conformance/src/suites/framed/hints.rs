@@ -195,7 +195,9 @@ impl Death {
             (Some(tb), _, _) => tb.cause(),
             (None, Some(signal), _) => Cause::Signal { signal },
             (None, None, Some(code)) => Cause::Exited { code },
-            (None, None, None) => Cause::Other("ended".to_owned()),
+            (None, None, None) => Cause::Other {
+                text: "ended".to_owned(),
+            },
         }
     }
 }
