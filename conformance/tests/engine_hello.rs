@@ -184,7 +184,7 @@ pub fn traceback_gives_the_last_frame_and_exception() -> TestResult {
     ];
     let tb = traceback(&lines);
     ensure(
-        tb.as_deref()
+        tb.as_ref().map(|t| t.text()).as_deref()
             == Some("File \"server.py\", line 12, in serve: IndexError: list index out of range"),
         format!("{tb:?}"),
     )?;

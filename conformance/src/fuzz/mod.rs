@@ -370,23 +370,8 @@ impl Target {
         let from = self.seen_lines.min(lines.len());
         self.seen_lines = lines.len();
         let new = &lines[from..];
-        let at = new
-            .iter()
-            .position(|l| l.text.starts_with("Traceback (most recent call last)"))?;
-        let rest = &new[at..];
-        let frame = rest
-            .iter()
-            .rev()
-            .find(|l| l.text.trim_start().starts_with("File "));
-        let last = rest
-            .iter()
-            .rev()
-            .find(|l| !l.text.starts_with(' ') && !l.text.is_empty());
-        Some(format!(
-            "traceback: {} / {}",
-            frame.map_or("", |l| l.text.trim()),
-            last.map_or("", |l| l.text.trim())
-        ))
+        let tb = crate::suites::common::exit::parse_traceback(new.iter().map(|l| l.text.as_str()))?;
+        Some(format!("traceback: {}", tb.text()))
     }
 
     /// A valid client's ordinary exchange, within its deadline.

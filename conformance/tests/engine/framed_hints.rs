@@ -381,7 +381,7 @@ pub fn traceback_cause_carries_frame_and_line() -> TestResult {
     ensure(
         tb.cause()
             == Cause::Traceback {
-                last_frame: "File \"a.py\", line 1, in f / E: x".into(),
+                last_frame: "File \"a.py\", line 1, in f: E: x".into(),
             },
         "cause text",
     )

@@ -34,34 +34,86 @@ pub fn exit_cause(s: ExitStatus) -> Cause {
     }
 }
 
-/// The last frame and the exception of the last Python traceback on stderr, if any:
-/// `File "server.py", line 12, in serve: IndexError: list index out of range`.
-pub fn traceback(lines: &[Line]) -> Option<String> {
-    let err: Vec<&str> = lines
-        .iter()
-        .filter(|l| l.stream == Stream::Stderr)
-        .map(|l| l.text.as_str())
-        .collect();
-    let start = err
-        .iter()
-        .rposition(|t| t.starts_with("Traceback (most recent call last)"))?;
-    let rest = &err[start + 1..];
-    let frame = rest
-        .iter()
-        .rev()
-        .find(|t| t.trim_start().starts_with("File \""))
-        .map(|t| t.trim());
-    let exception = rest
-        .iter()
-        .rev()
-        .find(|t| !t.starts_with(' ') && !t.is_empty())
-        .map(|t| t.trim());
-    match (frame, exception) {
-        (Some(f), Some(e)) => Some(format!("{f}: {e}")),
-        (None, Some(e)) => Some(e.to_owned()),
-        (Some(f), None) => Some(f.to_owned()),
-        (None, None) => None,
+/// The end of a Python traceback: its last `File "...", line N, in f` frame and the
+/// exception that ended the program. The one reader of tracebacks for every suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Traceback {
+    /// `File "server.py", line 96, in main`, or empty when the traceback had no frame.
+    pub frame: String,
+    /// The exception's name as printed (`ConnectionResetError`, `struct.error`); empty
+    /// when the traceback was cut before its exception line.
+    pub exception: String,
+    /// The whole exception line (`ConnectionResetError: [Errno 104] Connection reset by peer`).
+    pub line: String,
+}
+
+impl Traceback {
+    /// The last frame and the exception line, for messages:
+    /// `File "server.py", line 12, in serve: IndexError: list index out of range`.
+    pub fn text(&self) -> String {
+        match (self.frame.is_empty(), self.line.is_empty()) {
+            (true, _) => self.line.clone(),
+            (false, true) => self.frame.clone(),
+            (false, false) => format!("{}: {}", self.frame, self.line),
+        }
     }
+
+    /// The cause a failure carries.
+    pub fn cause(&self) -> Cause {
+        Cause::Traceback {
+            last_frame: self.text(),
+        }
+    }
+}
+
+/// Whether `line` starts a Python traceback.
+pub fn is_traceback_start(line: &str) -> bool {
+    line.trim_start()
+        .starts_with("Traceback (most recent call last)")
+}
+
+/// The last traceback in `stderr` (lines as printed), if the program printed one: the last
+/// frame before its exception line (the first unindented `Name: message` or bare `Name`
+/// after the frames; a log line printed later is not taken for it).
+pub fn parse_traceback<'a>(stderr: impl IntoIterator<Item = &'a str>) -> Option<Traceback> {
+    let lines: Vec<&str> = stderr.into_iter().collect();
+    let start = lines.iter().rposition(|l| is_traceback_start(l))?;
+    let mut frame = String::new();
+    for l in &lines[start + 1..] {
+        let t = l.trim();
+        if t.starts_with("File \"") {
+            frame = t.to_owned();
+        } else if !l.starts_with(' ') && !t.is_empty() {
+            let exception = t.split(':').next().unwrap_or(t).trim().to_owned();
+            let is_name = !exception.is_empty()
+                && exception
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            if is_name {
+                return Some(Traceback {
+                    frame,
+                    exception,
+                    line: t.to_owned(),
+                });
+            }
+        }
+    }
+    // Cut before its exception line (killed while printing): the frame is still evidence.
+    (!frame.is_empty()).then(|| Traceback {
+        frame,
+        exception: String::new(),
+        line: String::new(),
+    })
+}
+
+/// The last Python traceback on stderr among `lines`, if any.
+pub fn traceback(lines: &[Line]) -> Option<Traceback> {
+    parse_traceback(
+        lines
+            .iter()
+            .filter(|l| l.stream == Stream::Stderr)
+            .map(|l| l.text.as_str()),
+    )
 }
 
 /// Whether the subject's own output shows its bind failed because the address was in use
@@ -141,7 +193,7 @@ pub fn start_failure(server: &mut Subject, stop: Stop, port: u16) -> Stop {
         return stop;
     };
     let cause = match traceback(&lines) {
-        Some(last_frame) => Cause::Traceback { last_frame },
+        Some(tb) => tb.cause(),
         None => exit_cause(s),
     };
     let hint = start_hint(&cause);
@@ -153,7 +205,7 @@ pub fn death(server: &mut Subject) -> Option<Death> {
     let s = server.wait_exit(SETTLE)?;
     server.capture().wait_closed(SETTLE);
     let cause = match traceback(&server.lines()) {
-        Some(last_frame) => Cause::Traceback { last_frame },
+        Some(tb) => tb.cause(),
         None => exit_cause(s),
     };
     Some(Death {

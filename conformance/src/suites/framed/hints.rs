@@ -117,64 +117,11 @@ pub fn client_frame_fault(fault: FrameFault, line: &[u8]) -> &'static str {
     }
 }
 
-/// The end of a Python traceback: its last `File "...", line N, in f` frame and the
-/// exception that ended the program.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Traceback {
-    /// `File "server.py", line 96, in main`, or empty when the traceback had no frame.
-    pub frame: String,
-    /// The exception's name as printed (`ConnectionResetError`, `struct.error`).
-    pub exception: String,
-    /// The whole exception line (`ConnectionResetError: [Errno 104] Connection reset by peer`).
-    pub line: String,
-}
-
-impl Traceback {
-    /// The last frame and the exception line, for messages.
-    pub fn text(&self) -> String {
-        if self.frame.is_empty() {
-            self.line.clone()
-        } else {
-            format!("{} / {}", self.frame, self.line)
-        }
-    }
-
-    /// The cause a failure carries.
-    pub fn cause(&self) -> Cause {
-        Cause::Traceback {
-            last_frame: self.text(),
-        }
-    }
-}
+pub use crate::suites::common::exit::Traceback;
 
 /// The last traceback in `stderr` (lines as printed), if the program printed one.
 pub fn traceback<'a>(stderr: impl IntoIterator<Item = &'a str>) -> Option<Traceback> {
-    let lines: Vec<&str> = stderr.into_iter().collect();
-    let start = lines
-        .iter()
-        .rposition(|l| l.trim_end() == "Traceback (most recent call last):")?;
-    let mut frame = String::new();
-    for l in &lines[start + 1..] {
-        let t = l.trim();
-        if t.starts_with("File \"") {
-            frame = t.to_owned();
-        } else if !l.starts_with(' ') && !t.is_empty() {
-            // The exception line: `Name: message` or a bare `Name`.
-            let exception = t.split(':').next().unwrap_or(t).trim().to_owned();
-            let is_name = !exception.is_empty()
-                && exception
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-            if is_name {
-                return Some(Traceback {
-                    frame,
-                    exception,
-                    line: t.to_owned(),
-                });
-            }
-        }
-    }
-    None
+    crate::suites::common::exit::parse_traceback(stderr)
 }
 
 /// How a subject ended by itself, as observed.

@@ -14,13 +14,11 @@ use crate::suites::common::exit;
 /// connection) and its last frame with the exception, as `common::exit::traceback` reads it
 /// (`File "server.py", line 97, in invalid: ValueError: bad magic`).
 pub fn traceback(lines: &[Line]) -> Option<(Instant, String)> {
-    let text = exit::traceback(lines)?;
+    let text = exit::traceback(lines)?.text();
     let at = lines
         .iter()
         .rev()
-        .find(|l| {
-            l.stream == Stream::Stderr && l.text.starts_with("Traceback (most recent call last)")
-        })?
+        .find(|l| l.stream == Stream::Stderr && exit::is_traceback_start(&l.text))?
         .at;
     Some((at, text))
 }
