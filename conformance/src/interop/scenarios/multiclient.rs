@@ -7,6 +7,7 @@ use super::super::{Blame, from_stop};
 use super::{Pair, finding, quote};
 use crate::check::Role;
 use crate::driver::{Launch, Peer, Subject, SubjectCmd};
+use crate::suites::multiclient::lines::{self, Kind};
 
 impl Pair<'_> {
     /// Three clients connect one after another and leave in another order; judged on the
@@ -62,11 +63,12 @@ impl Pair<'_> {
                 break;
             }
             let got = self.server.wait_line(from, deadline, |l| {
-                matches!(event(l.trimmed()), Some((Ev::Connected, _, _)))
+                matches!(event(l.trimmed()), Some((Kind::Connected, _, _)))
             });
             match got.as_ref().and_then(|(_, l)| event(l.trimmed())) {
-                Some((_, Some(id), count))
-                    if count == Some(n) && ids.last().is_none_or(|&p| id == p + 1) =>
+                Some((_, id, count))
+                    if count == u64::try_from(n).ok()
+                        && ids.last().is_none_or(|&p| id == p + 1) =>
                 {
                     ids.push(id)
                 }
@@ -110,11 +112,12 @@ impl Pair<'_> {
                 }
                 clients[i].close();
                 let got = self.server.wait_line(from, deadline, |l| {
-                    matches!(event(l.trimmed()), Some((Ev::Disconnected, _, _)))
+                    matches!(event(l.trimmed()), Some((Kind::Disconnected, _, _)))
                 });
                 match got.as_ref().and_then(|(_, l)| event(l.trimmed())) {
-                    Some((_, Some(id), count))
-                        if Some(id) == ids.get(i).copied() && count == Some(left) => {}
+                    Some((_, id, count))
+                        if Some(id) == ids.get(i).copied() && count == u64::try_from(left).ok() => {
+                    }
                     _ => {
                         let lines = self
                             .server
@@ -176,30 +179,8 @@ impl Client {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ev {
-    Connected,
-    Disconnected,
-}
-
-/// A multiclient event line, read leniently: the event word, the first number (the ID) and
-/// the last one (the count).
-fn event(line: &str) -> Option<(Ev, Option<usize>, Option<usize>)> {
-    let low = line.to_ascii_lowercase();
-    let ev = if low.contains("disconnected") {
-        Ev::Disconnected
-    } else if low.contains("connected") && low.contains("client") {
-        Ev::Connected
-    } else {
-        return None;
-    };
-    let nums: Vec<usize> = low
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    if nums.len() < 2 {
-        return None;
-    }
-    Some((ev, nums.first().copied(), nums.last().copied()))
+/// A multiclient event line, read by the suite's own tested reader
+/// ([`lines::parse_event`]): its kind, the client's ID and the count it gives.
+fn event(line: &str) -> Option<(Kind, u64, Option<u64>)> {
+    lines::parse_event(line).map(|e| (e.kind, e.id, e.count))
 }
