@@ -41,21 +41,39 @@ fn lock_dir() -> PathBuf {
     std::env::temp_dir().join("conformance-ports")
 }
 
-/// Takes the cross-process reservation of `port`: false if another live process holds it.
-/// Where the lock files cannot be made (read-only /tmp), the bind probe alone decides.
-fn reserve(port: u16) -> bool {
-    use rustix::fs::{FlockOperation, flock};
+/// Opens (creating it) the lock file `name` in [`lock_dir`]; None where it cannot be made.
+fn lock_file(name: &str) -> Option<File> {
     let dir = lock_dir();
     let _ = std::fs::create_dir_all(&dir);
-    let Ok(file) = File::options()
+    File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(dir.join(port.to_string()))
-    else {
+        .open(dir.join(name))
+        .ok()
+}
+
+/// Takes an exclusive flock on `file`, trying every `pause` until `deadline`: false then.
+fn flock_by(file: &File, deadline: std::time::Instant, pause: std::time::Duration) -> bool {
+    use rustix::fs::{FlockOperation, flock};
+    loop {
+        if flock(file, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+    }
+}
+
+/// Takes the cross-process reservation of `port`: false if another live process holds it.
+/// Where the lock files cannot be made (read-only /tmp), the bind probe alone decides.
+fn reserve(port: u16) -> bool {
+    let Some(file) = lock_file(&port.to_string()) else {
         return true;
     };
-    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+    if !flock_by(&file, std::time::Instant::now(), crate::timing::POLL) {
         return false;
     }
     HELD.lock().unwrap_or_else(|e| e.into_inner()).push(file);
@@ -127,26 +145,15 @@ impl PortLock {
 /// that is not waiting its turn is [`HarnessError::PortBusy`] naming it, at once; sockets
 /// still there at [`FIXED_PORT_WAIT`] are too.
 pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
-    use rustix::fs::{FlockOperation, flock};
     let deadline = std::time::Instant::now() + FIXED_PORT_WAIT;
-    let dir = lock_dir();
-    let _ = std::fs::create_dir_all(&dir);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join(format!("fixed-{port}")))
-        .ok();
-    if let Some(f) = &file {
-        while flock(f, FlockOperation::NonBlockingLockExclusive).is_err() {
-            if std::time::Instant::now() >= deadline {
-                return Err(HarnessError::PortBusy {
-                    port,
-                    holder: Some("another run of the suite holds its lock".to_owned()),
-                });
-            }
-            std::thread::sleep(crate::timing::POLL * 5);
-        }
+    let file = lock_file(&format!("fixed-{port}"));
+    if let Some(f) = &file
+        && !flock_by(f, deadline, crate::timing::POLL * 5)
+    {
+        return Err(HarnessError::PortBusy {
+            port,
+            holder: Some("another run of the suite holds its lock".to_owned()),
+        });
     }
     let lock = PortLock { port, _file: file };
     loop {
@@ -182,23 +189,11 @@ pub struct FixedPort {
 /// `conformance run` at once (the self-test runs trials side by side) would otherwise take
 /// each other's fixed ports between the look and the bind.
 pub fn hold_fixed(port: u16, within: std::time::Duration) -> Option<FixedPort> {
-    use rustix::fs::{FlockOperation, flock};
-    let dir = lock_dir();
-    let _ = std::fs::create_dir_all(&dir);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join(port.to_string()))
-        .ok()?;
-    let deadline = std::time::Instant::now() + within;
-    loop {
-        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok() {
-            return Some(FixedPort { _lock: file });
-        }
-        if std::time::Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(crate::timing::POLL);
-    }
+    let file = lock_file(&port.to_string())?;
+    flock_by(
+        &file,
+        std::time::Instant::now() + within,
+        crate::timing::POLL,
+    )
+    .then_some(FixedPort { _lock: file })
 }

@@ -100,6 +100,23 @@ pub fn group_pids(pgid: i32, thorough: bool) -> Vec<i32> {
     }
 }
 
+/// The children of `pid` as the kernel lists them (/proc/PID/task/TID/children, every
+/// thread's: a child is listed under the thread that forked it).
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_ascii_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Live members of group `pgid` found by walking the children of its leader (and theirs)
 /// through /proc/PID/task/TID/children: a few reads instead of a scan of all of /proc.
 /// A member that was reparented away (double fork) is missed; the check after a kill
@@ -119,17 +136,7 @@ pub fn group_descendants(pgid: i32) -> Vec<i32> {
             }
             _ => continue,
         }
-        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            if let Ok(text) = fs::read_to_string(t.path().join("children")) {
-                todo.extend(
-                    text.split_ascii_whitespace()
-                        .filter_map(|c| c.parse::<i32>().ok()),
-                );
-            }
-        }
+        todo.extend(children(pid));
     }
     out
 }
@@ -162,17 +169,7 @@ pub fn tree_pids(root: i32) -> Vec<i32> {
             continue;
         }
         out.push(pid);
-        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            if let Ok(text) = fs::read_to_string(t.path().join("children")) {
-                todo.extend(
-                    text.split_ascii_whitespace()
-                        .filter_map(|c| c.parse::<i32>().ok()),
-                );
-            }
-        }
+        todo.extend(children(pid));
     }
     out
 }
