@@ -128,12 +128,9 @@ pub fn main(a: Args) -> ExitCode {
             a.suite
         ));
     };
-    if !(a.slack.is_finite() && (0.0..=3600.0).contains(&a.slack)) {
-        return usage("--slack takes seconds between 0 and 3600");
-    }
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => return usage(format!("cannot find my own executable: {e}")),
+    let (exe, timing) = match crate::interop::cli::exe_and_timing(a.slack) {
+        Ok(v) => v,
+        Err(e) => return usage(e),
     };
     let cmd = match &a.server_cmd {
         None => SubjectCmd::Reference(exe.clone()),
@@ -141,10 +138,6 @@ pub fn main(a: Args) -> ExitCode {
             Ok(spec) => SubjectCmd::Command(spec),
             Err(e) => return usage(e),
         },
-    };
-    let timing = Timing {
-        slack: Duration::from_secs_f64(a.slack),
-        ..Timing::default()
     };
     if let Some(path) = &a.replay {
         return replay(suite, &cmd, &exe, timing, path, a.format);

@@ -13,6 +13,15 @@ use crate::suites::Suite;
 /// Most replays per finding.
 pub const MAX_TESTS: usize = 400;
 
+/// The fewest of connection `i`'s steps in `best` that `test` still keeps.
+fn fewer_steps(best: &[Script], i: usize, test: &mut dyn FnMut(&[Script]) -> bool) -> Vec<Step> {
+    ddmin(best[i].steps.clone(), &mut |s: &[Step]| {
+        let mut c = best.to_vec();
+        c[i].steps = s.to_vec();
+        test(&c)
+    })
+}
+
 /// ddmin: a smallest-found subsequence of `items` for which `keep` holds (`keep(items)` is
 /// assumed). Removes chunks of halving size; 1-minimal when the budget lets it finish.
 pub fn ddmin<T: Clone>(items: Vec<T>, keep: &mut dyn FnMut(&[T]) -> bool) -> Vec<T> {
@@ -75,13 +84,7 @@ pub fn minimise(suite: &'static Suite, opts: &Options, case: Case) -> (Case, boo
     };
     for i in 0..best.len() {
         // Steps.
-        let base = best.clone();
-        let steps = ddmin(best[i].steps.clone(), &mut |s: &[Step]| {
-            let mut c = base.clone();
-            c[i].steps = s.to_vec();
-            test(&c)
-        });
-        best[i].steps = steps;
+        best[i].steps = fewer_steps(&best, i, &mut test);
         // A plain close instead of a half-close or reset.
         if best[i].ending != Ending::Close {
             let mut c = best.clone();
@@ -130,13 +133,7 @@ pub fn minimise(suite: &'static Suite, opts: &Options, case: Case) -> (Case, boo
         if c[i].steps.len() < best[i].steps.len() && test(&c) {
             best = c;
         }
-        let base = best.clone();
-        let steps = ddmin(best[i].steps.clone(), &mut |s: &[Step]| {
-            let mut c = base.clone();
-            c[i].steps = s.to_vec();
-            test(&c)
-        });
-        best[i].steps = steps;
+        best[i].steps = fewer_steps(&best, i, &mut test);
     }
     let finding = last.unwrap_or(case.finding);
     (

@@ -67,6 +67,20 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// This executable (the reference subjects are its hidden subcommands) and the timing of
+/// `--slack` (checked: seconds between 0 and 3600), for `interop` and `fuzz` alike.
+pub(crate) fn exe_and_timing(slack: f64) -> Result<(PathBuf, Timing), String> {
+    if !(slack.is_finite() && (0.0..=3600.0).contains(&slack)) {
+        return Err("--slack takes seconds between 0 and 3600".to_owned());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find my own executable: {e}"))?;
+    let timing = Timing {
+        slack: Duration::from_secs_f64(slack),
+        ..Timing::default()
+    };
+    Ok((exe, timing))
+}
+
 /// Runs the subcommand.
 pub fn main(a: Args) -> ExitCode {
     let Some(suite) = super::suite(&a.suite) else {
@@ -75,12 +89,9 @@ pub fn main(a: Args) -> ExitCode {
             a.suite
         ));
     };
-    if !(a.slack.is_finite() && (0.0..=3600.0).contains(&a.slack)) {
-        return usage("--slack takes seconds between 0 and 3600");
-    }
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => return usage(format!("cannot find my own executable: {e}")),
+    let (exe, timing) = match exe_and_timing(a.slack) {
+        Ok(v) => v,
+        Err(e) => return usage(e),
     };
     let parties = |cmds: &[String]| -> Result<Vec<Party>, String> {
         let mut v: Vec<Party> = cmds
@@ -98,10 +109,7 @@ pub fn main(a: Args) -> ExitCode {
     };
     let opts = Options {
         exe: exe.clone(),
-        timing: Timing {
-            slack: Duration::from_secs_f64(a.slack),
-            ..Timing::default()
-        },
+        timing,
         jobs: a.jobs,
     };
     let m = super::run(suite, servers, clients, &opts);
