@@ -233,19 +233,24 @@ pub static NO_ERROR_ON_CORRECT_Z: Check = Check::new(
 )
 .needs(&[HANDSHAKE_ID]);
 
-fn no_error_on_correct_z(ctx: &mut Ctx) -> CheckResult {
+/// A server after handshakes 5 and 20 whose second one's lines are printed: then the
+/// first one's lines are all out too (no blind wait for a line that should not come).
+/// Blocked by prints-lines, saying `why` it matters, when nothing came through the pipe.
+pub(super) fn two_printed_handshakes(ctx: &mut Ctx, why: &str) -> Result<Server, Stop> {
     let mut server = Server::start(ctx)?;
     server.handshake(5)?;
-    // A second handshake printed in full means the first one's lines are all out (no blind
-    // wait for an ERROR that should not come).
     server.handshake(20)?;
     if server.printed(0, 20, 22)?.is_none() {
         return Err(blocked(
             PRINTS_ID,
-            "nothing the server printed on stdout came through the pipe, so an ERROR line \
-             there cannot be ruled out",
+            format!("nothing the server printed on stdout came through the pipe{why}"),
         ));
     }
+    Ok(server)
+}
+
+fn no_error_on_correct_z(ctx: &mut Ctx) -> CheckResult {
+    let server = two_printed_handshakes(ctx, ", so an ERROR line there cannot be ruled out")?;
     if let Some(l) = server
         .sub
         .lines()

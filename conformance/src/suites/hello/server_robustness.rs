@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::check::{Check, CheckResult, Failure, Level::*, Stop, blocked, fail};
+use crate::check::{Check, CheckResult, Failure, Level::*, Stop, fail};
 use crate::driver::{Ctx, Line, Stream, describe_bytes, watch};
 use crate::suites::common::restart;
 use crate::timing::REPLY_SILENCE;
@@ -281,15 +281,7 @@ pub static EXACT_OUTPUT: Check = Check::new(
 .needs(&[HANDSHAKE_ID, PRINTS_ID]);
 
 fn exact_output(ctx: &mut Ctx) -> CheckResult {
-    let mut server = Server::start(ctx)?;
-    server.handshake(5)?;
-    server.handshake(20)?;
-    if server.printed(0, 20, 22)?.is_none() {
-        return Err(blocked(
-            PRINTS_ID,
-            "nothing the server printed on stdout came through the pipe",
-        ));
-    }
+    let server = super::server_handshake::two_printed_handshakes(ctx, "")?;
     let want = ["HELLO 5", "HELLO 7", "HELLO 20", "HELLO 22"];
     let got: Vec<Line> = server.sub.lines_of(Stream::Stdout);
     let texts: Vec<&str> = got.iter().map(Line::trimmed).collect();

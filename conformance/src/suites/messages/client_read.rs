@@ -186,16 +186,7 @@ fn client_empty_response(ctx: &mut Ctx) -> CheckResult {
 /// Lines of both streams (the note may be on either), digits blanked (ports and counts
 /// differ between runs).
 fn normalised(fin: &Finished) -> Vec<String> {
-    fin.lines()
-        .iter()
-        .map(|l| {
-            l.trimmed()
-                .chars()
-                .map(|c| if c.is_ascii_digit() { '#' } else { c })
-                .collect::<String>()
-        })
-        .filter(|l| !l.trim().is_empty())
-        .collect()
+    super::server_args::normalised(&fin.lines())
 }
 
 pub static MORE_MSGS: Check = Check::new(

@@ -310,7 +310,7 @@ fn busy_state(port: u16) -> Option<u8> {
 }
 
 /// Non-blank lines with digits blanked, for comparing two runs' words.
-fn normalised(lines: &[Line]) -> Vec<String> {
+pub(super) fn normalised(lines: &[Line]) -> Vec<String> {
     lines
         .iter()
         .map(|l| {
