@@ -217,7 +217,7 @@ impl Ctx {
         // Held already: a restart on the same port is the check's own business (its
         // TIME_WAIT is what a restart check looks at), so no second wait.
         if !locks.iter().any(|l| l.port() == port) {
-            locks.push(ports::ready_fixed(port).map_err(Stop::Error)?);
+            locks.push(ports::ready_fixed(port).map_err(|e| Stop::Error(e.into()))?);
         }
         Ok(port)
     }

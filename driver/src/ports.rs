@@ -16,7 +16,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::net::{AddressFamily, SocketType, bind, socket};
 
-use crate::check::HarnessError;
+/// A fixed port another program holds (conformance turns it into `HarnessError::PortBusy`:
+/// the machine's problem, never the student's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("port {port} is held by another program{}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+pub struct PortBusy {
+    /// The port.
+    pub port: u16,
+    /// `pid N: program` when it could be found, or why the port is still taken.
+    pub holder: Option<String>,
+}
 
 /// First port handed out.
 pub const FIRST: u16 = 20000;
@@ -124,9 +133,9 @@ impl PortLock {
 
 /// Locks fixed `port` across processes (waiting for another run's check to release it),
 /// then waits until no socket holds it, TIME_WAIT included. A LISTEN socket of a program
-/// that is not waiting its turn is [`HarnessError::PortBusy`] naming it, at once; sockets
+/// that is not waiting its turn is [`PortBusy`] naming it, at once; sockets
 /// still there at [`FIXED_PORT_WAIT`] are too.
-pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
+pub fn ready_fixed(port: u16) -> Result<PortLock, PortBusy> {
     use rustix::fs::{FlockOperation, flock};
     let deadline = std::time::Instant::now() + FIXED_PORT_WAIT;
     let dir = lock_dir();
@@ -140,12 +149,12 @@ pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
     if let Some(f) = &file {
         while flock(f, FlockOperation::NonBlockingLockExclusive).is_err() {
             if std::time::Instant::now() >= deadline {
-                return Err(HarnessError::PortBusy {
+                return Err(PortBusy {
                     port,
                     holder: Some("another run of the suite holds its lock".to_owned()),
                 });
             }
-            std::thread::sleep(crate::timing::POLL * 5);
+            std::thread::sleep(crate::POLL * 5);
         }
     }
     let lock = PortLock { port, _file: file };
@@ -155,7 +164,7 @@ pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
         }
         let listening = super::procfs::anyone_listens_on(port);
         if listening || std::time::Instant::now() >= deadline {
-            return Err(HarnessError::PortBusy {
+            return Err(PortBusy {
                 port,
                 holder: super::procfs::port_holder(port).or_else(|| {
                     (!listening)
@@ -163,7 +172,7 @@ pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
                 }),
             });
         }
-        std::thread::sleep(crate::timing::POLL * 10);
+        std::thread::sleep(crate::POLL * 10);
     }
 }
 
@@ -199,6 +208,6 @@ pub fn hold_fixed(port: u16, within: std::time::Duration) -> Option<FixedPort> {
         if std::time::Instant::now() >= deadline {
             return None;
         }
-        std::thread::sleep(crate::timing::POLL);
+        std::thread::sleep(crate::POLL);
     }
 }
