@@ -4,6 +4,7 @@
 pub mod command;
 pub mod contain;
 pub mod ctx;
+pub mod marks;
 pub mod output;
 pub mod peer;
 pub mod ports;
@@ -17,6 +18,7 @@ pub mod watch;
 
 pub use command::{CommandError, CommandSpec, Limits};
 pub use ctx::{Ctx, Launch, RunConfig, SubjectCmd};
+pub use marks::{MarkKind, Marks, TimingMark};
 pub use output::{Line, Stream, trim_line};
 pub use peer::{End, FakeServer, Peer, Received, Transcript, describe_bytes};
 pub use run::Finished;
