@@ -188,16 +188,34 @@ pub fn timeline(r: &CheckReport) -> Option<String> {
             esc(&m.label)
         );
     }
+    // A deadline past the check's end (a stall closed early) stretches the axis: the end
+    // then gets a tick of its own.
+    let ended = r.duration.as_secs_f64() * 1000.0;
+    let ended_here = ended + 1.0 >= span;
+    if !ended_here {
+        let x = left + ended * scale;
+        let _ = write!(
+            s,
+            "<line x1='{x:.1}' y1='{}' x2='{x:.1}' y2='{}' stroke='#222'/>\
+             <text x='{x:.1}' y='{}' font-size='11' text-anchor='middle'>{:.1} s check \
+             ended</text>",
+            axis_y - 4.0,
+            axis_y + 4.0,
+            axis_y + 14.0,
+            ended / 1000.0
+        );
+    }
     let _ = write!(
         s,
         "<line x1='{left}' y1='{axis_y}' x2='{}' y2='{axis_y}' stroke='#888'/>\
          <text x='{left}' y='{}' font-size='11'>0</text>\
-         <text x='{}' y='{}' font-size='11' text-anchor='end'>{:.1} s (check ended)</text></svg>",
+         <text x='{}' y='{}' font-size='11' text-anchor='end'>{:.1} s{}</text></svg>",
         w - 10.0,
         axis_y + 14.0,
         w - 10.0,
         axis_y + 14.0,
-        span / 1000.0
+        span / 1000.0,
+        if ended_here { " (check ended)" } else { "" }
     );
     Some(s)
 }

@@ -106,7 +106,7 @@ fn periodic_count(ctx: &mut Ctx) -> CheckResult {
         ctx.mark_window(format!("tick {k} window"), early, late);
     }
     for (k, (line, n)) in (1u32..).zip(&ticks).take(8) {
-        ctx.mark_seen(format!("tick {k}: {n}"), line.at);
+        ctx.mark_seen(format!("tick {k} (count {n})"), line.at);
     }
     let since = |l: &Line| {
         l.at.saturating_duration_since(clock.instant())
