@@ -106,7 +106,18 @@ fn synthetic() -> (RunInfo, Vec<CheckReport>) {
             }],
         )],
         notes: vec!["a note & more".to_owned()],
-        ..Details::default()
+        started: Some(t0),
+        marks: {
+            let m = Marks::new(t0);
+            m.window(
+                "tick 1 window",
+                t0 + Duration::from_millis(2),
+                t0 + Duration::from_millis(8),
+            );
+            m.deadline("closed by", t0 + Duration::from_millis(11));
+            m.seen("tick 1 (count 1)", t0 + Duration::from_millis(7));
+            m.list()
+        },
     };
     let c = &hello::CHECKS;
     let outcomes = [
@@ -166,9 +177,16 @@ fn every_format_validates_for_every_outcome() -> TestResult {
         o.remove("schema_version");
     }
     broken["checks"][1]["expected"] = Value::Null;
+    // Marks are on the transcript's clock (its first event is at 0 here).
+    let mark = &broken["checks"][0]["marks"][0];
+    ensure(
+        mark["kind"] == "window" && mark["from_ms"] == 2 && mark["to_ms"] == 8,
+        format!("the first timing mark in JSON is {mark}"),
+    )?;
+    broken["checks"][0]["marks"][1]["kind"] = Value::from("sometime");
     let errors = schema("report.schema.json")?.iter_errors(&broken).count();
     ensure(
-        errors >= 2,
+        errors >= 3,
         format!("a broken report gave {errors} schema errors"),
     )?;
     validate(
@@ -266,6 +284,7 @@ fn svg_shape<'a>(html: &'a str, class: &str) -> Option<(f64, f64, &'a str)> {
 /// no such shapes.
 fn html_draws_timing_marks() -> TestResult {
     let (info, mut reports) = synthetic();
+    reports[0].details.marks.clear();
     let bare = report::render(Format::Html, &info, &reports[..1]);
     ensure(
         !bare.contains("mark-window") && !bare.contains("mark-deadline"),
