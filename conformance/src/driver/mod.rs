@@ -6,6 +6,7 @@
 pub use conformance_driver::{command, contain, output, ports, procfs, watch};
 
 pub mod ctx;
+pub mod marks;
 pub mod peer;
 pub mod pty;
 pub mod run;
@@ -15,6 +16,7 @@ pub mod subject;
 
 pub use command::{CommandError, CommandSpec, Limits};
 pub use ctx::{Ctx, Launch, RunConfig, SubjectCmd};
+pub use marks::{MarkKind, Marks, TimingMark};
 pub use output::{Line, Stream, trim_line};
 pub use peer::{End, FakeServer, Peer, Received, Transcript, describe_bytes};
 pub use run::Finished;
