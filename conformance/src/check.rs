@@ -329,6 +329,15 @@ pub enum HarnessError {
     },
 }
 
+impl From<crate::driver::ports::PortBusy> for HarnessError {
+    fn from(e: crate::driver::ports::PortBusy) -> HarnessError {
+        HarnessError::PortBusy {
+            port: e.port,
+            holder: e.holder,
+        }
+    }
+}
+
 impl From<String> for HarnessError {
     fn from(s: String) -> HarnessError {
         HarnessError::Other { what: s }

@@ -33,7 +33,7 @@ pub const REFERENCE_PERIOD: Duration = Duration::from_secs(2);
 /// How long the driver waits for a killed process group to vanish before reporting survivors.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How often the driver polls /proc while waiting for a state (listening, exited, threads).
-pub const POLL: Duration = Duration::from_millis(10);
+pub const POLL: Duration = conformance_driver::POLL;
 
 /// The durations of one run: the spec's figures plus the configured slack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -480,6 +480,35 @@ fn parses_proc_lines() -> TestResult {
     )
 }
 
+fn reads_cmdline_and_environment() -> TestResult {
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .env("ENGINE_PROCFS_PROBE", "7.1=x")
+        .spawn()
+        .map_err(|e| format!("spawn sleep: {e}"))?;
+    let pid = i32::try_from(child.id()).map_err(|e| e.to_string())?;
+    // Until the exec, /proc shows the forked test binary's own command line.
+    let execed = wait_until(Duration::from_secs(10), || {
+        procfs::cmdline(pid).is_some_and(|argv| argv == ["sleep", "30"])
+    });
+    let seen = (
+        procfs::cmdline(pid),
+        procfs::env_var(pid, "ENGINE_PROCFS_PROBE"),
+        procfs::env_var(pid, "ENGINE_PROCFS"),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    ensure(execed, format!("{:?}", seen.0))?;
+    ensure(
+        seen.1.as_deref() == Some("7.1=x") && seen.2.is_none(),
+        format!("{seen:?}"),
+    )?;
+    ensure(
+        procfs::cmdline(pid).is_none() && procfs::env_var(pid, "PATH").is_none(),
+        "a reaped process still reads",
+    )
+}
+
 fn harness_flags_are_stripped() -> TestResult {
     let argv = [
         "bin",
@@ -1148,6 +1177,7 @@ fn main() {
         proc::finds_the_listener_behind_a_wrapper_shell,
         proc::does_not_take_a_bound_socket_for_listening,
         proc::parses_proc_lines,
+        proc::reads_cmdline_and_environment,
         ports::ports_are_unique_and_reserved_across_processes,
         deadline::never_listening_server_fails_at_its_deadline,
         deadline::exiting_server_reports_status_and_stderr,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use conformance::args;
 use conformance::check::{Cause, Failure, HarnessError, Level, Outcome};
 use conformance::driver::peer::{Dir, Event};
-use conformance::driver::{CheckReport, Details};
+use conformance::driver::{CheckReport, Details, Marks};
 use conformance::report::{self, Format, Rubric, RunInfo};
 use conformance::suites::hello;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
@@ -106,6 +106,18 @@ fn synthetic() -> (RunInfo, Vec<CheckReport>) {
             }],
         )],
         notes: vec!["a note & more".to_owned()],
+        started: Some(t0),
+        marks: {
+            let m = Marks::new(t0);
+            m.window(
+                "tick 1 window",
+                t0 + Duration::from_millis(2),
+                t0 + Duration::from_millis(8),
+            );
+            m.deadline("closed by", t0 + Duration::from_millis(11));
+            m.seen("tick 1 (count 1)", t0 + Duration::from_millis(7));
+            m.list()
+        },
     };
     let c = &hello::CHECKS;
     let outcomes = [
@@ -203,9 +215,16 @@ fn every_format_validates_for_every_outcome() -> TestResult {
         o.remove("schema_version");
     }
     broken["checks"][1]["expected"] = Value::Null;
+    // Marks are on the transcript's clock (its first event is at 0 here).
+    let mark = &broken["checks"][0]["marks"][0];
+    ensure(
+        mark["kind"] == "window" && mark["from_ms"] == 2 && mark["to_ms"] == 8,
+        format!("the first timing mark in JSON is {mark}"),
+    )?;
+    broken["checks"][0]["marks"][1]["kind"] = Value::from("sometime");
     let errors = schema("report.schema.json")?.iter_errors(&broken).count();
     ensure(
-        errors >= 2,
+        errors >= 3,
         format!("a broken report gave {errors} schema errors"),
     )?;
     validate(
@@ -284,6 +303,72 @@ fn self_contained(html: &str) -> Result<(), Failed> {
         .match_indices("href='")
         .any(|(i, _)| !lower[i + 6..].starts_with('#') && !lower[i + 6..].contains("report.html"));
     ensure(!external, "the HTML page links outside itself")
+}
+
+/// The `x`, then `width` (or `x2`) attribute of the first SVG element of `class`.
+fn svg_shape<'a>(html: &'a str, class: &str) -> Option<(f64, f64, &'a str)> {
+    let at = html.find(&format!("class='{class}'"))?;
+    let el = &html[at..at + html[at..].find('>')?];
+    let attr = |name: &str| -> Option<f64> {
+        let i = el.find(&format!(" {name}='"))? + name.len() + 3;
+        el[i..i + el[i..].find('\'')?].parse().ok()
+    };
+    let second = attr("width").or_else(|| attr("x2"))?;
+    Some((attr("x").or_else(|| attr("x1"))?, second, el))
+}
+
+/// Timing marks are drawn where they belong: a window as a band over its span, a deadline
+/// and a judged moment as lines at their offsets, each labelled; a check without marks has
+/// no such shapes.
+fn html_draws_timing_marks() -> TestResult {
+    let (info, mut reports) = synthetic();
+    reports[0].details.marks.clear();
+    let bare = report::render(Format::Html, &info, &reports[..1]);
+    ensure(
+        !bare.contains("mark-window") && !bare.contains("mark-deadline"),
+        "a check without marks has bands or deadline lines",
+    )?;
+    let r = &mut reports[0];
+    let t0 = r.details.transcript[0].at;
+    let marks = Marks::new(t0);
+    marks.window(
+        "tick 1 window",
+        t0 + Duration::from_millis(200),
+        t0 + Duration::from_millis(600),
+    );
+    marks.deadline("closed by (gap + slack)", t0 + Duration::from_millis(800));
+    marks.seen("tick 1: 3", t0 + Duration::from_millis(400));
+    r.details.started = Some(t0);
+    r.details.marks = marks.list();
+    r.duration = Duration::from_millis(1000);
+    let html = report::render(Format::Html, &info, &reports[..1]);
+    self_contained(&html)?;
+    // The picture's axis: 70 px of lane names, then 560 px over the check's 1000 ms.
+    let px = |ms: f64| 70.0 + ms * 560.0 / 1000.0;
+    let near = |a: f64, b: f64| (a - b).abs() < 0.6;
+    let (x, width, el) = svg_shape(&html, "mark-window").ok_or("no window band in the SVG")?;
+    ensure(
+        near(x, px(200.0)) && near(width, px(600.0) - px(200.0)),
+        format!("the band is at x {x}, width {width}: {el}"),
+    )?;
+    let (x, x2, _) = svg_shape(&html, "mark-deadline").ok_or("no deadline line in the SVG")?;
+    ensure(
+        near(x, px(800.0)) && near(x2, x),
+        format!("the deadline line is at {x}..{x2}"),
+    )?;
+    let (x, _, _) = svg_shape(&html, "mark-seen").ok_or("no line for the tick seen")?;
+    ensure(near(x, px(400.0)), format!("the tick seen is at {x}"))?;
+    for label in [
+        "tick 1 window: 0.20 to 0.60 s",
+        "closed by (gap + slack): 0.80 s",
+        "tick 1: 3: 0.40 s",
+    ] {
+        ensure(
+            html.contains(&format!(">{label}</text>")),
+            format!("no label {label:?} on the picture"),
+        )?;
+    }
+    Ok(Completion::Completed)
 }
 
 fn rubric_scores_by_id_glob_and_default() -> TestResult {
@@ -560,6 +645,7 @@ fn main() {
             "formats::html_renders_in_headless_chromium",
             html_renders_in_headless_chromium,
         ),
+        ("formats::html_draws_timing_marks", html_draws_timing_marks),
         (
             "points::rubric_scores_by_id_glob_and_default",
             rubric_scores_by_id_glob_and_default,

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use conformance::driver::command::MARKER_VAR;
+use conformance_driver::command::MARKER_VAR;
+use conformance_driver::procfs;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use serde_json::Value;
@@ -1105,31 +1106,16 @@ fn survivors(words: &[String], suite_pid: Option<u32>) -> Vec<String> {
 /// `server.py` does not match a concurrently running `server.py --defect x`). A process with
 /// another run's marker belongs to a trial running beside this one and is left alone.
 fn matching_processes(words: &[String], suite_pid: Option<u32>) -> Vec<(i32, String)> {
-    let ours = suite_pid.map(|p| format!("{MARKER_VAR}={p}."));
+    let ours = suite_pid.map(|p| format!("{p}."));
     let me = std::process::id();
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for pid in procfs::all_pids() {
         if u32::try_from(pid).ok() == Some(me) {
             continue;
         }
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+        let Some(argv) = procfs::cmdline(pid) else {
             continue;
         };
-        let argv: Vec<String> = raw
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
         // The suite's own command line carries the impl's command as one argument.
         if argv
             .first()
@@ -1137,14 +1123,9 @@ fn matching_processes(words: &[String], suite_pid: Option<u32>) -> Vec<(i32, Str
         {
             continue;
         }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        let marker = environ.split(|b| *b == 0).find(|v| {
-            v.starts_with(MARKER_VAR.as_bytes()) && v.get(MARKER_VAR.len()) == Some(&b'=')
-        });
-        let mine = match (marker, &ours) {
-            (Some(m), Some(o)) => m.starts_with(o.as_bytes()),
-            (Some(_), None) => runs_impl(&argv, words),
-            (None, _) => runs_impl(&argv, words),
+        let mine = match (procfs::env_var(pid, MARKER_VAR), &ours) {
+            (Some(m), Some(o)) => m.starts_with(o.as_str()),
+            (Some(_), None) | (None, _) => runs_impl(&argv, words),
         };
         if mine {
             out.push((pid, argv.join(" ")));

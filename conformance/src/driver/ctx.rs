@@ -5,10 +5,11 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::command::{CommandSpec, Limits, new_marker, prepare, prepare_in};
 use super::contain::{self, Jail};
+use super::marks::Marks;
 use super::output::Capture;
 use super::peer::{FakeServer, Transcript};
 use super::ports;
@@ -138,6 +139,7 @@ pub struct Ctx {
     _netns_hold: contain::NetnsHold,
     containment: Option<String>,
     port_locks: Mutex<Vec<ports::PortLock>>,
+    marks: Marks,
 }
 
 impl Ctx {
@@ -162,6 +164,7 @@ impl Ctx {
             _netns_hold: hold,
             containment: None,
             port_locks: Mutex::new(Vec::new()),
+            marks: Marks::new(Instant::now()),
         }
     }
 
@@ -190,6 +193,23 @@ impl Ctx {
     pub fn note(&mut self, text: impl Into<String>) {
         self.notes.push(text.into());
     }
+    /// Records a window (`from`..`to`) a timing was judged against, for the report's picture.
+    pub fn mark_window(&self, label: impl Into<String>, from: Instant, to: Instant) {
+        self.marks.window(label, from, to);
+    }
+    /// Records a deadline (`at`) a timing was judged against, for the report's picture.
+    pub fn mark_deadline(&self, label: impl Into<String>, at: Instant) {
+        self.marks.deadline(label, at);
+    }
+    /// Records a moment the check judged (a tick line seen), for the report's picture.
+    pub fn mark_seen(&self, label: impl Into<String>, at: Instant) {
+        self.marks.seen(label, at);
+    }
+    /// A handle on this check's marks for helpers that hold no `Ctx` (records into the same
+    /// list).
+    pub fn marks(&self) -> Marks {
+        self.marks.clone()
+    }
     /// Whether the subject of `role` is the reference program.
     pub fn is_reference(&self, role: Role) -> bool {
         matches!(self.subject_cmd(role), SubjectCmd::Reference(_))
@@ -217,7 +237,7 @@ impl Ctx {
         // Held already: a restart on the same port is the check's own business (its
         // TIME_WAIT is what a restart check looks at), so no second wait.
         if !locks.iter().any(|l| l.port() == port) {
-            locks.push(ports::ready_fixed(port).map_err(Stop::Error)?);
+            locks.push(ports::ready_fixed(port).map_err(|e| Stop::Error(e.into()))?);
         }
         Ok(port)
     }
@@ -476,6 +496,8 @@ impl Ctx {
             transcript: self.log.events(),
             outputs,
             notes,
+            started: Some(self.marks.start()),
+            marks: self.marks.list(),
         }
     }
 

@@ -91,6 +91,11 @@ pub struct Details {
     pub outputs: Vec<(String, Vec<Line>)>,
     /// Notes added by the check or the driver (survivors).
     pub notes: Vec<String>,
+    /// When the check's context was made: the origin of [`Details::marks`] (None for a
+    /// check that never ran).
+    pub started: Option<Instant>,
+    /// The windows and deadlines the check judged timing against (HTML report only).
+    pub marks: Vec<super::marks::TimingMark>,
 }
 
 /// The verdict on one check, with what it saw.

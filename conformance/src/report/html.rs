@@ -2,15 +2,19 @@
 //! verdict and points, then the checks that did not pass first, each with expected/actual/
 //! hint, its transcript and output tail, and a small timeline picture of what happened when
 //! (bytes sent and received, notes, output lines) against the check's own duration, which
-//! shows a periodic server's ticks against their windows or a stall against its deadline.
+//! with the windows and deadlines the check judged timing against ([`Details::marks`]:
+//! shaded bands and vertical lines) drawn over it, which shows a periodic server's ticks
+//! against their windows or a stall against its deadline.
+//!
+//! [`Details::marks`]: crate::driver::Details::marks
 
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use super::RunInfo;
 use crate::check::Outcome;
-use crate::driver::CheckReport;
 use crate::driver::peer::Dir;
+use crate::driver::{CheckReport, MarkKind};
 
 /// Escapes text for HTML bodies and attributes.
 pub fn esc(s: &str) -> String {
@@ -43,11 +47,23 @@ struct Mark {
     label: String,
 }
 
+/// At most this many timing marks get a label row of their own (the rest: a tooltip).
+const MARK_ROWS: usize = 12;
+
 /// A timeline of the check: lane 0 what the suite sent, 1 what it received, 2 notes, 3 the
-/// subjects' output lines; the axis runs over the check's duration.
+/// subjects' output lines; under them a row per timing mark (window, deadline, judged
+/// moment), each drawn across the lanes; the axis runs over the check's duration.
 pub fn timeline(r: &CheckReport) -> Option<String> {
-    let t0: Instant = super::json::origin(r)?;
+    let events = super::json::origin(r);
+    let started = r.details.started.filter(|_| !r.details.marks.is_empty());
+    let t0: Instant = match (events, started) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
     let ms = |i: Instant| i.saturating_duration_since(t0).as_secs_f64() * 1000.0;
+    // Marks count from the check's start, which may come after the first event.
+    let mark_base = started.map_or(0.0, ms);
+    let mark_ms = |d: std::time::Duration| mark_base + d.as_secs_f64() * 1000.0;
     let mut marks = Vec::new();
     for e in &r.details.transcript {
         let (lane, color) = match e.dir {
@@ -72,21 +88,83 @@ pub fn timeline(r: &CheckReport) -> Option<String> {
             });
         }
     }
+    let timing = &r.details.marks;
     let span = marks
         .iter()
         .map(|m| m.ms)
+        .chain(timing.iter().map(|m| mark_ms(m.to)))
         .fold(r.duration.as_secs_f64() * 1000.0, f64::max)
         .max(1.0);
-    let (w, left, lane_h) = (640.0, 70.0, 18.0);
+    let (w, left, lane_h, row_h) = (640.0, 70.0, 18.0, 14.0);
     let scale = (w - left - 10.0) / span;
+    let rows = timing.len().min(MARK_ROWS);
+    let lanes_end = lane_h * 4.0;
+    let axis_y = lanes_end + row_h * rows as f64 + 4.0;
     let mut s = String::new();
     let _ = write!(
         s,
         "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{}' role='img' \
          aria-label='timeline of {}'>",
-        lane_h * 4.0 + 24.0,
+        axis_y + 20.0,
         esc(r.check.id)
     );
+    // Bands first, so that what was seen is drawn over what was due.
+    for (i, m) in timing.iter().enumerate() {
+        let (from, to) = (left + mark_ms(m.from) * scale, left + mark_ms(m.to) * scale);
+        let tip = format!(
+            "{}: {}",
+            esc(&m.label),
+            if m.kind == MarkKind::Window {
+                format!("{:.2} to {:.2} s", m.from.as_secs_f64(), m.to.as_secs_f64())
+            } else {
+                format!("{:.2} s", m.from.as_secs_f64())
+            }
+        );
+        let shape = match m.kind {
+            MarkKind::Window => format!(
+                "<rect class='mark-window' x='{from:.1}' y='0' width='{:.1}' height='{axis_y}' \
+                 fill='#1f5fbf' fill-opacity='0.13' stroke='#1f5fbf' stroke-opacity='0.4'>\
+                 <title>{tip}</title></rect>",
+                (to - from).max(1.0)
+            ),
+            MarkKind::Deadline => format!(
+                "<line class='mark-deadline' x1='{from:.1}' y1='0' x2='{from:.1}' \
+                 y2='{axis_y}' stroke='#b00020' stroke-width='1.5' stroke-dasharray='4 3'>\
+                 <title>{tip}</title></line>"
+            ),
+            MarkKind::Seen => format!(
+                "<line class='mark-seen' x1='{from:.1}' y1='0' x2='{from:.1}' y2='{axis_y}' \
+                 stroke='#6a1b9a' stroke-width='1.5'><title>{tip}</title></line>"
+            ),
+        };
+        s.push_str(&shape);
+        if i < rows {
+            let y = lanes_end + row_h * (i as f64) + 11.0;
+            let color = match m.kind {
+                MarkKind::Window => "#1f5fbf",
+                MarkKind::Deadline => "#b00020",
+                MarkKind::Seen => "#6a1b9a",
+            };
+            // A label near the right edge runs leftwards so that it stays on the picture.
+            let (x, anchor) = if from > left + (w - left) * 0.6 {
+                (from - 3.0, "end")
+            } else {
+                (from + 3.0, "start")
+            };
+            let _ = write!(
+                s,
+                "<text x='{x:.1}' y='{y}' font-size='10' fill='{color}' \
+                 text-anchor='{anchor}'>{tip}</text>"
+            );
+        }
+    }
+    if rows > 0 {
+        let _ = write!(
+            s,
+            "<text x='0' y='{}' font-size='11'>timing</text>",
+            lanes_end + 11.0
+        );
+    }
     for (i, name) in ["sent", "received", "notes", "output"].iter().enumerate() {
         let y = lane_h * (i as f64) + 12.0;
         let _ = write!(
@@ -110,17 +188,34 @@ pub fn timeline(r: &CheckReport) -> Option<String> {
             esc(&m.label)
         );
     }
-    let axis_y = lane_h * 4.0 + 4.0;
+    // A deadline past the check's end (a stall closed early) stretches the axis: the end
+    // then gets a tick of its own.
+    let ended = r.duration.as_secs_f64() * 1000.0;
+    let ended_here = ended + 1.0 >= span;
+    if !ended_here {
+        let x = left + ended * scale;
+        let _ = write!(
+            s,
+            "<line x1='{x:.1}' y1='{}' x2='{x:.1}' y2='{}' stroke='#222'/>\
+             <text x='{x:.1}' y='{}' font-size='11' text-anchor='middle'>{:.1} s check \
+             ended</text>",
+            axis_y - 4.0,
+            axis_y + 4.0,
+            axis_y + 14.0,
+            ended / 1000.0
+        );
+    }
     let _ = write!(
         s,
         "<line x1='{left}' y1='{axis_y}' x2='{}' y2='{axis_y}' stroke='#888'/>\
          <text x='{left}' y='{}' font-size='11'>0</text>\
-         <text x='{}' y='{}' font-size='11' text-anchor='end'>{:.1} s (check ended)</text></svg>",
+         <text x='{}' y='{}' font-size='11' text-anchor='end'>{:.1} s{}</text></svg>",
         w - 10.0,
         axis_y + 14.0,
         w - 10.0,
         axis_y + 14.0,
-        span / 1000.0
+        span / 1000.0,
+        if ended_here { " (check ended)" } else { "" }
     );
     Some(s)
 }

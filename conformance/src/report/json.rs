@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::{RunInfo, Summary, summarize};
 use crate::check::{Cause, HarnessError, Outcome};
-use crate::driver::CheckReport;
 use crate::driver::peer::Dir;
+use crate::driver::{CheckReport, MarkKind};
 
 /// Bumped when a field changes meaning or goes away (adding one does not bump it).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -72,6 +72,20 @@ pub struct JsonOutput {
     pub lines: Vec<JsonLine>,
 }
 
+/// A window or deadline the check judged timing against, or a moment it judged.
+#[derive(Debug, Serialize)]
+pub struct JsonMark {
+    /// What it is ("tick 1 window", "closed by (gap + slack)").
+    pub label: String,
+    /// `window`, `deadline` or `seen`.
+    pub kind: &'static str,
+    /// Its start, in milliseconds on the transcript's `at_ms` clock (negative: before the
+    /// first recorded event).
+    pub from_ms: i64,
+    /// Its end, likewise (equal to `from_ms` but for a window).
+    pub to_ms: i64,
+}
+
 /// One entry of `checks`.
 #[derive(Debug, Serialize)]
 pub struct JsonCheck {
@@ -119,6 +133,8 @@ pub struct JsonCheck {
     pub transcript: Vec<JsonEvent>,
     /// The subjects' output tails.
     pub outputs: Vec<JsonOutput>,
+    /// The windows and deadlines the check judged timing against.
+    pub marks: Vec<JsonMark>,
 }
 
 /// The whole report.
@@ -198,6 +214,32 @@ pub fn error_value(e: &HarnessError) -> serde_json::Value {
     v
 }
 
+/// The marks of `r` on the clock of its transcript's `at_ms`.
+fn marks(r: &CheckReport) -> Vec<JsonMark> {
+    let Some(started) = r.details.started else {
+        return Vec::new();
+    };
+    let t0 = origin(r).unwrap_or(started);
+    let signed = |i: Instant| match i.checked_duration_since(t0) {
+        Some(d) => i64::try_from(millis(d)).unwrap_or(i64::MAX),
+        None => -i64::try_from(millis(t0.saturating_duration_since(i))).unwrap_or(i64::MAX),
+    };
+    r.details
+        .marks
+        .iter()
+        .map(|m| JsonMark {
+            label: m.label.clone(),
+            kind: match m.kind {
+                MarkKind::Window => "window",
+                MarkKind::Deadline => "deadline",
+                MarkKind::Seen => "seen",
+            },
+            from_ms: signed(started + m.from),
+            to_ms: signed(started + m.to),
+        })
+        .collect()
+}
+
 fn check(info: &RunInfo, r: &CheckReport) -> JsonCheck {
     let t0 = origin(r);
     let at = |i: Instant| t0.map_or(0, |t0| millis(i.saturating_duration_since(t0)));
@@ -240,6 +282,7 @@ fn check(info: &RunInfo, r: &CheckReport) -> JsonCheck {
         max_score,
         duration_ms: millis(r.duration),
         notes: r.details.notes.clone(),
+        marks: marks(r),
         transcript: r
             .details
             .transcript

@@ -22,27 +22,17 @@ pub fn program(name: &str) -> assert_cmd::Command {
     cmd
 }
 
-/// A port that was free a moment ago.
+/// A port of this test's own: below the ephemeral range and reserved across processes by
+/// the conformance driver (so parallel tests and suite runs never take it between the pick
+/// and the bind).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local address").port()
+    conformance_driver::ports::allocate().expect("a free port in the driver's range")
 }
 
-/// Whether a socket listens on `port` (from /proc/net/tcp*, so no connection is made: a
-/// connection would count as a client).
+/// Whether a socket listens on `port` (the driver's /proc/net reading, so no connection is
+/// made: a connection would count as a client).
 pub fn listening(port: u16) -> bool {
-    let needle = format!(":{port:04X} ");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|path| {
-        std::fs::read_to_string(path).is_ok_and(|table| {
-            table.lines().skip(1).any(|line| {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                fields
-                    .get(1)
-                    .is_some_and(|local| format!("{local} ").ends_with(&needle))
-                    && fields.get(3) == Some(&"0A")
-            })
-        })
-    })
+    conformance_driver::procfs::anyone_listens_on(port)
 }
 
 /// Lines read from a child's pipe, kept and also sent to whoever waits for them.
@@ -127,7 +117,7 @@ impl Server {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return None;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(conformance_driver::POLL);
         }
         None
     }
@@ -213,8 +203,9 @@ impl Server {
 
     /// Threads of the server process.
     pub fn threads(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
-            .map(|d| d.count())
+        i32::try_from(self.pid())
+            .ok()
+            .and_then(conformance_driver::procfs::thread_count)
             .unwrap_or(0)
     }
 

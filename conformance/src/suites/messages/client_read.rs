@@ -351,6 +351,11 @@ fn client_response_stall(ctx: &mut Ctx) -> CheckResult {
             return Err(no_connection(&fin, "a read request"));
         }
         let limit = ctx.timing().within(GAP);
+        if let Some(stalled_at) = seen.replied_at {
+            let end = seen.closed_at.unwrap_or_else(std::time::Instant::now);
+            ctx.mark_window(format!("silence after {what}"), stalled_at, end);
+            ctx.mark_deadline("closed by (gap + slack)", stalled_at + limit);
+        }
         let expected = format!(
             "when the response stalls after {what}, the client prints an error and ends within \
              {GAP:?} (plus slack: {limit:?})"

@@ -10,16 +10,19 @@ use super::records::{Msg, create_record, incomplete, read_record, secs, show_ite
 use super::session::{Server, describe_end, mailbox, with_server};
 use super::{HINT_GAP, or_hint};
 use crate::check::{Check, CheckResult, Level, fail};
-use crate::driver::describe_bytes;
+use crate::driver::{Marks, describe_bytes};
 use crate::timing::{GAP, RESPONSE};
 
 /// Sends `part` and stays silent: the server must close within the gap plus slack.
-fn stalled(s: &mut Server, part: &[u8], what: &str) -> CheckResult {
+fn stalled(s: &mut Server, marks: &Marks, part: &[u8], what: &str) -> CheckResult {
     let mut peer = s.connect(format!("{what}, then silence"))?;
     peer.send(part)?;
     let since = Instant::now();
     let limit = s.timing().within(GAP);
     let r = peer.recv_until_closed(limit);
+    marks.window("silence", since, Instant::now());
+    marks.deadline(format!("gap {}", secs(GAP)), since + GAP);
+    marks.deadline("closed by (gap + slack)", since + limit);
     let expected = format!(
         "after {what}, then silence, the server closes the connection within {GAP:?} (plus \
          slack: {limit:?})"
@@ -52,14 +55,18 @@ pub static HEADER_STALL: Check = Check::new(
     Level::Required,
     "004 3.1 and 3.5 (one second)",
     "3 bytes of the fixed header, then silence: closed within 1 s (plus slack), the server serves on",
-    |ctx| with_server(ctx, header_stall),
+    |ctx| {
+        let marks = ctx.marks();
+        with_server(ctx, |s| header_stall(s, &marks))
+    },
 )
 .needs(&[super::server_store::EMPTY_READ_ID]);
 
-fn header_stall(s: &mut Server) -> CheckResult {
+fn header_stall(s: &mut Server, marks: &Marks) -> CheckResult {
     let record = create_record(b"zoe", b"bob", b"stalled")?;
     stalled(
         s,
+        marks,
         record.get(..3).unwrap_or_default(),
         "3 bytes of the fixed header",
     )?;
@@ -71,17 +78,21 @@ pub static BODY_STALL: Check = Check::new(
     Level::Required,
     "004 3.1 and 3.5 (one second)",
     "a create stalled inside its body: closed within 1 s (plus slack), nothing stored, the server serves on",
-    |ctx| with_server(ctx, body_stall),
+    |ctx| {
+        let marks = ctx.marks();
+        with_server(ctx, |s| body_stall(s, &marks))
+    },
 )
 .needs(&[super::server_store::EMPTY_READ_ID]);
 
-fn body_stall(s: &mut Server) -> CheckResult {
+fn body_stall(s: &mut Server, marks: &Marks) -> CheckResult {
     let record = create_record(b"zoe", b"bob", b"stalled in the middle")?;
     let part = record
         .get(..REQUEST_HEADER_LEN + 3 + 3 + 5)
         .unwrap_or_default();
     stalled(
         s,
+        marks,
         part,
         "the fixed header, the names and 5 bytes of the message",
     )?;
@@ -125,12 +136,16 @@ pub static STALL_NO_BLOCK: Check = Check::new(
     Level::Required,
     "004 3.1 and 3.5",
     "a silent connection does not hold the next client up beyond the 1 s gap (plus slack)",
-    |ctx| with_server(ctx, stall_no_block),
+    |ctx| {
+        let marks = ctx.marks();
+        with_server(ctx, |s| stall_no_block(s, &marks))
+    },
 )
 .needs(&[super::server_store::EMPTY_READ_ID]);
 
-fn stall_no_block(s: &mut Server) -> CheckResult {
+fn stall_no_block(s: &mut Server, marks: &Marks) -> CheckResult {
     let silent = s.connect("a connection that stays silent")?;
+    let silent_from = Instant::now();
     let record = read_record(b"nobody")?;
     let mut peer = s.connect("a read of `nobody` while the other stays silent")?;
     peer.send(&record)?;
@@ -138,7 +153,11 @@ fn stall_no_block(s: &mut Server) -> CheckResult {
     // The silent connection's gap, then the read's own response time.
     let limit = s.timing().within(GAP + RESPONSE);
     let r = peer.recv_until(limit, None, |b| !incomplete(&Response::decode(b)));
+    let answered = Instant::now();
     drop(silent);
+    marks.window("silent connection", silent_from, answered);
+    marks.deadline(format!("silent one's gap {}", secs(GAP)), silent_from + GAP);
+    marks.deadline("answer due (gap + response + slack)", since + limit);
     if incomplete(&Response::decode(&r.bytes)) && !r.closed() {
         return Err(fail(
             format!(

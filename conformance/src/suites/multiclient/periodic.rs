@@ -98,6 +98,16 @@ fn periodic_count(ctx: &mut Ctx) -> CheckResult {
     {
         ticks.remove(0);
     }
+    // The picture of the verdict: each tick's window and the count lines it was judged on.
+    let listening = clock.instant();
+    ctx.mark_seen("listening", listening);
+    for k in 1..=u32::try_from(ticks.len()).unwrap_or(u32::MAX).clamp(2, 8) {
+        let (early, late) = tick_window(ctx, started, listening, k);
+        ctx.mark_window(format!("tick {k} window"), early, late);
+    }
+    for (k, (line, n)) in (1u32..).zip(&ticks).take(8) {
+        ctx.mark_seen(format!("tick {k} (count {n})"), line.at);
+    }
     let since = |l: &Line| {
         l.at.saturating_duration_since(clock.instant())
             .as_secs_f64()

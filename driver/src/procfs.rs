@@ -174,6 +174,27 @@ pub fn tree_pids(root: i32) -> Vec<i32> {
     out
 }
 
+/// The command line of `pid` (its argv, each word lossily decoded), or None when it is gone.
+pub fn cmdline(pid: i32) -> Option<Vec<String>> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
+/// The value of `name` in the environment `pid` started with, or None (unset, or the
+/// process is gone or not ours to read).
+pub fn env_var(pid: i32, name: &str) -> Option<String> {
+    let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|&b| b == 0).find_map(|kv| {
+        let value = kv.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+        Some(String::from_utf8_lossy(value).into_owned())
+    })
+}
+
 /// Live processes whose environment holds `marker` (a `NAME=value` entry): finds a
 /// subject's processes even after one escaped its group with setsid.
 pub fn marked_pids(marker: &str) -> Vec<i32> {

@@ -16,7 +16,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::net::{AddressFamily, SocketType, bind, socket};
 
-use crate::check::HarnessError;
+/// A fixed port another program holds (conformance turns it into `HarnessError::PortBusy`:
+/// the machine's problem, never the student's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("port {port} is held by another program{}", holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+pub struct PortBusy {
+    /// The port.
+    pub port: u16,
+    /// `pid N: program` when it could be found, or why the port is still taken.
+    pub holder: Option<String>,
+}
 
 /// First port handed out.
 pub const FIRST: u16 = 20000;
@@ -73,7 +82,7 @@ fn reserve(port: u16) -> bool {
     let Some(file) = lock_file(&port.to_string()) else {
         return true;
     };
-    if !flock_by(&file, std::time::Instant::now(), crate::timing::POLL) {
+    if !flock_by(&file, std::time::Instant::now(), crate::POLL) {
         return false;
     }
     HELD.lock().unwrap_or_else(|e| e.into_inner()).push(file);
@@ -142,15 +151,15 @@ impl PortLock {
 
 /// Locks fixed `port` across processes (waiting for another run's check to release it),
 /// then waits until no socket holds it, TIME_WAIT included. A LISTEN socket of a program
-/// that is not waiting its turn is [`HarnessError::PortBusy`] naming it, at once; sockets
+/// that is not waiting its turn is [`PortBusy`] naming it, at once; sockets
 /// still there at [`FIXED_PORT_WAIT`] are too.
-pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
+pub fn ready_fixed(port: u16) -> Result<PortLock, PortBusy> {
     let deadline = std::time::Instant::now() + FIXED_PORT_WAIT;
     let file = lock_file(&format!("fixed-{port}"));
     if let Some(f) = &file
-        && !flock_by(f, deadline, crate::timing::POLL * 5)
+        && !flock_by(f, deadline, crate::POLL * 5)
     {
-        return Err(HarnessError::PortBusy {
+        return Err(PortBusy {
             port,
             holder: Some("another run of the suite holds its lock".to_owned()),
         });
@@ -162,7 +171,7 @@ pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
         }
         let listening = super::procfs::anyone_listens_on(port);
         if listening || std::time::Instant::now() >= deadline {
-            return Err(HarnessError::PortBusy {
+            return Err(PortBusy {
                 port,
                 holder: super::procfs::port_holder(port).or_else(|| {
                     (!listening)
@@ -170,7 +179,7 @@ pub fn ready_fixed(port: u16) -> Result<PortLock, HarnessError> {
                 }),
             });
         }
-        std::thread::sleep(crate::timing::POLL * 10);
+        std::thread::sleep(crate::POLL * 10);
     }
 }
 
@@ -190,10 +199,6 @@ pub struct FixedPort {
 /// each other's fixed ports between the look and the bind.
 pub fn hold_fixed(port: u16, within: std::time::Duration) -> Option<FixedPort> {
     let file = lock_file(&port.to_string())?;
-    flock_by(
-        &file,
-        std::time::Instant::now() + within,
-        crate::timing::POLL,
-    )
-    .then_some(FixedPort { _lock: file })
+    flock_by(&file, std::time::Instant::now() + within, crate::POLL)
+        .then_some(FixedPort { _lock: file })
 }
