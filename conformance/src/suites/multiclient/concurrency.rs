@@ -151,8 +151,8 @@ pub static HALF_MESSAGE: Check = Check::new(
 fn half_message(ctx: &mut Ctx) -> CheckResult {
     let mut s = Session::start(ctx)?;
     let mut a = s.join(1, "when client 1 connects")?;
-    a.send(b"Hello, ser")?;
     s.note("client 1 sent half a message (no newline)");
+    a.send(b"Hello, ser")?;
     // Client 2 connects only once the server has read those bytes: a select() loop that
     // would block on client 1's next recv() is then already blocked, not racing the accept.
     a.wait_consumed(s.response());

@@ -77,6 +77,8 @@ impl Session {
         self.timing.response()
     }
 
+    /// Records the step the suite is about to take. Called before the action, so a server
+    /// that the action itself kills at once is not blamed on the step before it.
     fn step(&mut self, what: String) {
         if self.died_after.is_none() && self.server.try_exit().is_some() {
             self.died_after = Some(
@@ -91,26 +93,26 @@ impl Session {
 
     /// Connects the next client (no line awaited). Returns it and its number (1-based).
     pub fn connect(&mut self) -> Result<(Peer, u64), Stop> {
-        let peer = self.server.connect(self.timing.response())?;
-        self.connects += 1;
-        let n = self.connects;
+        let n = self.connects + 1;
         self.step(format!("client {n} connected"));
+        let peer = self.server.connect(self.timing.response())?;
+        self.connects = n;
         Ok((peer, n))
     }
 
     /// Closes client `n` cleanly.
     pub fn close(&mut self, peer: Peer, n: u64) {
-        peer.close();
         self.step(format!("client {n} closed its connection"));
+        peer.close();
     }
 
     /// Resets client `n`'s connection (RST).
     pub fn reset(&mut self, peer: Peer, n: u64) {
-        peer.reset();
         self.step(format!("client {n} reset its connection"));
+        peer.reset();
     }
 
-    /// Records a step the check made itself (`client 1 sent half a message`).
+    /// Records a step the check is about to make itself (`client 1 sent half a message`).
     pub fn note(&mut self, what: impl Into<String>) {
         self.step(what.into());
     }
