@@ -305,6 +305,12 @@ pub struct Jail {
     outer: Option<i32>,
     /// The subject's PID namespace (its inode), once started.
     ns: Option<u64>,
+    /// The namespace itself, held open for as long as the jail lives: a namespace's inode
+    /// number is free for the next new namespace as soon as the last reference to it goes,
+    /// and the kill loop kills the init (ending the namespace) before it scans /proc for
+    /// members. Held, the number cannot come to name another subject's namespace, whose
+    /// processes the scan would then kill.
+    _ns_hold: Option<fs::File>,
     /// The memory limit asked for (bytes).
     memory: u64,
     /// P and the namespace's init A, each with its start time (a pid may be reused once
@@ -326,6 +332,7 @@ impl Jail {
             cgroup,
             outer: None,
             ns: None,
+            _ns_hold: None,
             memory: limits.memory,
             procs: Vec::new(),
         }
@@ -419,7 +426,19 @@ impl Jail {
         loop {
             match ns_inode(&link) {
                 Some(ns) if Some(ns) != own => {
+                    // P is our unreaped child: its pid, and so the link, is still its own.
+                    let Some((hold, ns)) = fs::File::open(&link).ok().and_then(|f| {
+                        use std::os::unix::fs::MetadataExt;
+                        let ino = f.metadata().ok()?.ino();
+                        Some((f, ino))
+                    }) else {
+                        return;
+                    };
+                    if Some(ns) == own {
+                        return;
+                    }
                     self.ns = Some(ns);
+                    self._ns_hold = Some(hold);
                     let init = children(outer).into_iter().next();
                     for p in std::iter::once(outer).chain(init) {
                         if let Some(t) = procfs::start_time(p) {
