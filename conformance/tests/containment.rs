@@ -686,7 +686,9 @@ fn main() {
         eprintln!("containment tests: {e}");
         std::process::exit(2)
     });
-    let args = Arguments::from_iter(ours.rest);
+    let mut args = Arguments::from_iter(ours.rest);
+    args.test_threads
+        .get_or_insert_with(conformance::args::waiting_test_threads);
     let mut trials: Vec<Trial> = CASES
         .iter()
         .map(|c| Trial::test(format!("hostile::{}", c.name), move || hostile_case(c)))

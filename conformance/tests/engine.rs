@@ -422,6 +422,49 @@ fn kills_a_flooding_run() -> TestResult {
     )
 }
 
+/// A client that never exits (a non-daemon thread) is stopped once the exchange a check
+/// judges is over ([`Launch::exchange_only`]); without it, it runs to its deadline.
+fn exchange_only_run_stops_a_client_that_never_exits() -> TestResult {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/impls/hello/client.py"
+    );
+    let mut ctx = ctx_with(&format!("python3 {script} --defect hang"));
+    let play = |fake: &mut conformance::driver::FakeServer| {
+        let mut peer = fake.accept(Duration::from_secs(30))?;
+        let greeting = peer.recv_reply(7, Duration::from_secs(30)).bytes;
+        peer.try_send(b"HELLO 6").ok()?;
+        let after = peer.recv_until_closed(Duration::from_secs(30));
+        Some((greeting, after.bytes))
+    };
+    let (fin, seen) = ctx
+        .run_with_fake_server(
+            Launch::new()
+                .var("seq", 5)
+                .timeout(Duration::from_secs(600))
+                .exchange_only(),
+            play,
+        )
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(
+        seen.as_ref()
+            .is_some_and(|(g, z)| g.starts_with(b"HELLO 5") && z.starts_with(b"HELLO 7")),
+        format!("{seen:?}"),
+    )?;
+    ensure(
+        fin.stopped && !fin.timed_out && fin.status.is_none(),
+        fin.describe_end(),
+    )?;
+    ensure(fin.describe_end().contains("stopped"), fin.describe_end())?;
+    let (fin, _) = ctx
+        .run_with_fake_server(
+            Launch::new().var("seq", 5).timeout(Duration::from_secs(3)),
+            play,
+        )
+        .map_err(|e| format!("{e:?}"))?;
+    ensure(fin.timed_out && !fin.stopped, fin.describe_end())
+}
+
 fn run_times_out_and_kills_the_group() -> TestResult {
     let mut ctx = ctx_with(r#"sh -c 'sleep 1000 & sleep 1000'"#);
     let fin = ctx
@@ -1158,7 +1201,10 @@ fn main() {
         std::process::exit(2)
     });
     let ours = ours.with_env(|k| std::env::var(k).ok());
-    let libtest = Arguments::from_iter(ours.libtest_args());
+    let mut libtest = Arguments::from_iter(ours.libtest_args());
+    libtest
+        .test_threads
+        .get_or_insert_with(conformance::args::waiting_test_threads);
     if ours.subject_given() {
         // A student's `cargo test -- --server-cmd ./tcpserver`: only the suite's harness has
         // work; the engine's own tests neither run nor show in `--list`.
@@ -1189,6 +1235,7 @@ fn main() {
         output::sees_a_line_after_a_newline_flood,
         output::cuts_an_endless_line,
         run::kills_a_flooding_run,
+        run::exchange_only_run_stops_a_client_that_never_exits,
         run::run_times_out_and_kills_the_group,
         run::run_passes_stdin_and_reports_status,
         harness::harness_flags_are_stripped,

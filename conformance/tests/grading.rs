@@ -533,7 +533,10 @@ fn main() {
             std::process::exit(2)
         })
         .with_env(|k| std::env::var(k).ok());
-    let libtest = Arguments::from_iter(ours.libtest_args());
+    let mut libtest = Arguments::from_iter(ours.libtest_args());
+    libtest
+        .test_threads
+        .get_or_insert_with(conformance::args::waiting_test_threads);
     if ours.subject_given() {
         libtest_mimic::run(&libtest, Vec::new()).exit();
     }

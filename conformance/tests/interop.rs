@@ -471,7 +471,10 @@ fn main() {
         std::process::exit(2)
     });
     let ours = ours.with_env(|k| std::env::var(k).ok());
-    let libtest = Arguments::from_iter(ours.libtest_args());
+    let mut libtest = Arguments::from_iter(ours.libtest_args());
+    libtest
+        .test_threads
+        .get_or_insert_with(conformance::args::waiting_test_threads);
     if ours.subject_given() {
         // A student's `cargo test -- --server-cmd ./tcpserver`: only the suite's harness has
         // work; these tests neither run nor show in `--list`.

@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,6 +80,7 @@ pub struct Launch {
     timeout: Option<Duration>,
     port: Option<u16>,
     open_files: Option<u64>,
+    exchange_only: bool,
 }
 
 impl Launch {
@@ -121,6 +123,14 @@ impl Launch {
     /// Overrides the open-files limit (default 1024).
     pub fn open_files(mut self, n: u64) -> Launch {
         self.open_files = Some(n);
+        self
+    }
+    /// The check judges only what the fake server saw ([`Ctx::run_with_fake_server`]): once
+    /// its scenario has ended, the outcome can no longer change, so the client is stopped
+    /// then instead of being waited for until it exits ([`Finished::stopped`]). Not for a
+    /// check that judges the client's exit or what it prints after the exchange.
+    pub fn exchange_only(mut self) -> Launch {
+        self.exchange_only = true;
         self
     }
 }
@@ -310,6 +320,16 @@ impl Ctx {
     /// Runs the subject of `role` to its end through assert_cmd: stdin given at once,
     /// killed (group and all) at the timeout. For clients and argument checks.
     pub fn run(&mut self, role: Role, launch: Launch) -> Result<Finished, Stop> {
+        self.run_until(role, launch, None)
+    }
+
+    /// [`Ctx::run`], also ended (stopped) once `stop` is set.
+    fn run_until(
+        &mut self,
+        role: Role,
+        launch: Launch,
+        stop: Option<&AtomicBool>,
+    ) -> Result<Finished, Stop> {
         let port = launch.port.unwrap_or(0);
         let (argv, display) = self.argv(role, &launch, port)?;
         let marker = new_marker();
@@ -324,6 +344,7 @@ impl Ctx {
             marker,
             launch.stdin.clone(),
             timeout,
+            stop,
         )
         .map_err(|e| harness_error(format!("cannot run `{display}`: {e}")))?;
         self.captures.push((display, Arc::clone(&fin.capture)));
@@ -344,9 +365,15 @@ impl Ctx {
         // Once the client has ended, no connection can come: the scenario's waits for one
         // end at once instead of at their deadlines.
         let gone = fake.client_gone_flag();
+        let exchange_over = AtomicBool::new(false);
+        let stop = launch.exchange_only.then_some(&exchange_over);
         let (fin, r) = std::thread::scope(|s| {
-            let handle = s.spawn(|| scenario(&mut fake));
-            let fin = self.run(Role::Client, launch);
+            let handle = s.spawn(|| {
+                let r = scenario(&mut fake);
+                exchange_over.store(true, std::sync::atomic::Ordering::SeqCst);
+                r
+            });
+            let fin = self.run_until(Role::Client, launch, stop);
             gone.store(true, std::sync::atomic::Ordering::SeqCst);
             (fin, handle.join())
         });

@@ -30,6 +30,9 @@ pub struct Finished {
     pub status: Option<ExitStatus>,
     /// It did not exit by itself within the timeout.
     pub timed_out: bool,
+    /// The suite stopped it once the exchange it judges was over ([`super::Launch::exchange_only`]):
+    /// neither a timeout nor an exit.
+    pub stopped: bool,
     /// It wrote more than [`MAX_WRITTEN`] bytes and was killed.
     pub flooded: bool,
     /// The kernel's out-of-memory killer ended one of its processes (its `--memory`
@@ -78,7 +81,7 @@ impl Finished {
     /// How it ended, in words.
     /// How the run ended, as a clause: "it ended with exit status 1", or the kill.
     pub fn ended(&self) -> String {
-        if self.timed_out || self.flooded {
+        if self.timed_out || self.flooded || self.stopped {
             self.describe_end()
         } else {
             format!("it ended with {}", self.describe_end())
@@ -96,6 +99,12 @@ impl Finished {
                 "it was still running after {:?} and was killed",
                 self.elapsed
             )
+        } else if self.stopped {
+            format!(
+                "it was still running {:.1} s after its start, when the exchange was over, \
+                 and was stopped",
+                self.elapsed.as_secs_f64()
+            )
         } else {
             match self.status {
                 Some(s) if self.out_of_memory => {
@@ -108,7 +117,8 @@ impl Finished {
     }
 }
 
-/// Runs `cmd` to completion with `stdin` as input and `timeout`.
+/// Runs `cmd` to completion with `stdin` as input and `timeout`; also ended, as
+/// [`Finished::stopped`], once `stop` is set.
 ///
 /// The run ends when the subject program exits (contained: its namespace is then empty,
 /// so nothing it left behind holds its pipes), or at `timeout`, or when it has written more
@@ -121,6 +131,7 @@ pub(super) fn run_to_end(
     marker: String,
     stdin: Vec<u8>,
     timeout: Duration,
+    stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> std::io::Result<Finished> {
     jail.apply(&mut cmd);
     let started = Instant::now();
@@ -147,6 +158,7 @@ pub(super) fn run_to_end(
             });
     }
     let mut timed_out = false;
+    let mut stopped = false;
     let mut flooded = false;
     let mut polls = 0u32;
     let mut status = loop {
@@ -155,6 +167,14 @@ pub(super) fn run_to_end(
         }
         if started.elapsed() >= timeout {
             timed_out = true;
+            break None;
+        }
+        if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst)) {
+            // One more look: a program that ended with the exchange keeps its status.
+            if let Some(s) = child.try_wait()? {
+                break Some(s);
+            }
+            stopped = true;
             break None;
         }
         polls += 1;
@@ -186,13 +206,14 @@ pub(super) fn run_to_end(
     // mode) and holds them is not waited for past this.
     capture.wait_closed(GRACE);
     capture.close();
-    if timed_out || flooded {
+    if timed_out || flooded || stopped {
         status = None;
     }
     Ok(Finished {
         command,
         status,
         timed_out,
+        stopped,
         flooded,
         out_of_memory,
         elapsed,

@@ -30,11 +30,33 @@ fn run_client(
     x: i64,
     reply: Option<&[u8]>,
 ) -> Result<(Finished, Seen<Exchange>), Stop> {
+    run_client_as(ctx, x, reply, false)
+}
+
+/// [`run_client`] for a check that judges only the exchange: the client is stopped once
+/// it is over (a client that never exits costs the check that judges its exit, not this).
+fn run_exchange(
+    ctx: &mut Ctx,
+    x: i64,
+    reply: Option<&[u8]>,
+) -> Result<(Finished, Seen<Exchange>), Stop> {
+    run_client_as(ctx, x, reply, true)
+}
+
+fn run_client_as(
+    ctx: &mut Ctx,
+    x: i64,
+    reply: Option<&[u8]>,
+    exchange_only: bool,
+) -> Result<(Finished, Seen<Exchange>), Stop> {
     let t = *ctx.timing();
     let reply = reply.map_or_else(|| msg(x + 1), <[u8]>::to_vec);
-    let launch = Launch::new()
+    let mut launch = Launch::new()
         .var("seq", x)
         .timeout(t.startup() + t.response() * 2 + t.exit());
+    if exchange_only {
+        launch = launch.exchange_only();
+    }
     common::run_client(ctx, launch, t.startup(), move |peer, saw: &mut Exchange| {
         saw.greeting = peer.recv_reply(msg(x).len(), t.response()).bytes;
         if peer.try_send(&reply).is_ok() {
@@ -104,7 +126,7 @@ pub static SENDS_GREETING: Check = Check::new(
 );
 
 fn client_sends_greeting(ctx: &mut Ctx) -> CheckResult {
-    let (fin, seen) = run_client(ctx, 5, None)?;
+    let (fin, seen) = run_exchange(ctx, 5, None)?;
     check_greeting(&fin, &seen, 5)
 }
 
@@ -138,7 +160,7 @@ pub static SENDS_Z: Check = Check::new(
 );
 
 fn client_sends_z(ctx: &mut Ctx) -> CheckResult {
-    let (fin, seen) = run_client(ctx, 5, None)?;
+    let (fin, seen) = run_exchange(ctx, 5, None)?;
     check_greeting(&fin, &seen, 5)?;
     check_z(&seen, 5)
 }
@@ -167,7 +189,7 @@ fn client_exits(ctx: &mut Ctx) -> CheckResult {
 /// A full client handshake for each X: greeting and Z right.
 fn handshakes(ctx: &mut Ctx, xs: &[i64]) -> CheckResult {
     for &x in xs {
-        let (fin, seen) = run_client(ctx, x, None)?;
+        let (fin, seen) = run_exchange(ctx, x, None)?;
         check_greeting(&fin, &seen, x)?;
         check_z(&seen, x)?;
     }
@@ -282,7 +304,7 @@ pub static ACCEPTS_TERMINATORS: Check = Check::new(
 fn client_accepts_terminators(ctx: &mut Ctx) -> CheckResult {
     for (name, term) in TERMINATORS {
         let reply = with_terminator(6, term);
-        let (fin, seen) = run_client(ctx, 5, Some(&reply))?;
+        let (fin, seen) = run_exchange(ctx, 5, Some(&reply))?;
         check_greeting(&fin, &seen, 5)?;
         check_z(&seen, 5).map_err(|e| {
             e.hint(format!(
