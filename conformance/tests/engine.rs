@@ -465,6 +465,48 @@ fn exchange_only_run_stops_a_client_that_never_exits() -> TestResult {
     ensure(fin.timed_out && !fin.stopped, fin.describe_end())
 }
 
+/// While a jail lives, its namespace's number names no other subject's namespace, even once
+/// its own processes are gone: the kill loop's /proc scan compares these numbers, and the
+/// kernel hands a freed number to the next new namespace at once.
+fn a_jails_namespace_number_is_never_another_subjects() -> TestResult {
+    use conformance::driver::contain::{Jail, Kind, kind};
+    if kind() == Kind::ProcessGroup {
+        return Ok(()); // no namespaces here: nothing is compared by number
+    }
+    let limits = conformance::driver::Limits::default();
+    let start = |jail: &mut Jail| -> Result<std::process::Child, Failed> {
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("60");
+        jail.apply(&mut cmd);
+        let child = cmd.spawn().map_err(|e| e.to_string())?;
+        jail.started(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        Ok(child)
+    };
+    let mut first = Jail::new(&limits);
+    let mut child = start(&mut first)?;
+    let ns = first.namespace().ok_or("the subject got no namespace")?;
+    // SIGKILL to the relay: its init dies with it (parent-death signal), and the kernel
+    // ends the namespace's processes.
+    let _ = child.kill();
+    let _ = child.wait();
+    ensure(
+        wait_until(Duration::from_secs(30), || !first.may_hold_processes()),
+        "the first subject's processes did not end",
+    )?;
+    for _ in 0..5 {
+        let mut jail = Jail::new(&limits);
+        let mut child = start(&mut jail)?;
+        let other = jail.namespace();
+        let _ = child.kill();
+        let _ = child.wait();
+        ensure(
+            other != Some(ns),
+            format!("a new subject's namespace got number {ns} of a live jail's"),
+        )?;
+    }
+    Ok(())
+}
+
 fn run_times_out_and_kills_the_group() -> TestResult {
     let mut ctx = ctx_with(r#"sh -c 'sleep 1000 & sleep 1000'"#);
     let fin = ctx
@@ -1236,6 +1278,7 @@ fn main() {
         output::cuts_an_endless_line,
         run::kills_a_flooding_run,
         run::exchange_only_run_stops_a_client_that_never_exits,
+        kill::a_jails_namespace_number_is_never_another_subjects,
         run::run_times_out_and_kills_the_group,
         run::run_passes_stdin_and_reports_status,
         harness::harness_flags_are_stripped,

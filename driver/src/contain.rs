@@ -455,6 +455,12 @@ impl Jail {
         }
     }
 
+    /// The subject's PID namespace (its inode number), once started in one. While the jail
+    /// lives no other namespace gets this number.
+    pub fn namespace(&self) -> Option<u64> {
+        self.ns
+    }
+
     /// The pid (in the suite's namespace) of the subject program proper: B, the child of the
     /// namespace's init; P itself without a namespace. None once it is gone.
     pub fn subject_pid(&self) -> Option<i32> {
