@@ -44,6 +44,7 @@ fn main() {
         shrink_time: Duration::from_secs(5),
         stop_at_first: first,
         slow: true,
+        mode: fuzz::Mode::LongLived,
     };
     println!(
         "inputs per second against the reference servers (seed 1, {secs} s each, one worker):"

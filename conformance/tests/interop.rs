@@ -247,6 +247,9 @@ struct FuzzDef {
     cflags: Vec<String>,
     command: Option<String>,
     expect: String,
+    /// `fresh`: a new server for every input (default: long-lived).
+    #[serde(default)]
+    mode: Option<String>,
     #[allow(dead_code)]
     why: String,
 }
@@ -285,6 +288,11 @@ fn fuzz_opts(def: &FuzzDef, inputs: u64) -> Result<fuzz::Options, String> {
         shrink_time: Duration::from_secs(15),
         stop_at_first: true,
         slow: true,
+        mode: match def.mode.as_deref() {
+            None | Some("long-lived") => fuzz::Mode::LongLived,
+            Some("fresh") => fuzz::Mode::Fresh,
+            Some(m) => return Err(format!("{}: unknown mode {m:?}", def.name)),
+        },
     })
 }
 
@@ -293,6 +301,20 @@ fn fuzz_fixture_gives_its_finding(def: FuzzDef, inputs: u64) -> TestResult {
     let opts = fuzz_opts(&def, inputs)?;
     let (stats, found) = fuzz::run(suite, &opts).map_err(|e| format!("{e:?}"))?;
     let kinds: Vec<&str> = found.iter().map(|f| f.case.finding.kind.as_str()).collect();
+    // Fresh: a server for every input; long-lived: one, and one more after each finding.
+    let servers_ok = match opts.mode {
+        fuzz::Mode::Fresh => stats.servers == stats.inputs,
+        fuzz::Mode::LongLived => stats.servers <= 1 + found.len() as u64,
+    };
+    ensure(
+        servers_ok,
+        format!(
+            "{} inputs on {} servers in mode {}",
+            stats.inputs,
+            stats.servers,
+            opts.mode.as_str()
+        ),
+    )?;
     if def.expect == "none" {
         return ensure(
             found.is_empty(),

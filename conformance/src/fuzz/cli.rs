@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use super::{Case, Options, Reported, Stats, shrink};
+use super::{Case, Mode, Options, Reported, Stats, shrink};
 use crate::driver::{CommandSpec, SubjectCmd};
 use crate::timing::Timing;
 
@@ -58,6 +58,10 @@ pub struct Args {
     /// Stop at the first finding.
     #[arg(long)]
     pub stop_at_first: bool,
+    /// long-lived: one server per worker, kept across inputs (finds what accumulates);
+    /// fresh: a new server for every input (each finding is one input's alone).
+    #[arg(long, value_enum, default_value_t = Mode::LongLived)]
+    pub mode: Mode,
     /// Extra seconds added to every deadline, for loaded machines.
     #[arg(long, value_name = "SECS", default_value = "2")]
     pub slack: f64,
@@ -114,6 +118,8 @@ pub struct Report {
     pub server: Option<String>,
     /// The seed.
     pub seed: u64,
+    /// A server per worker (`long-lived`) or per input (`fresh`).
+    pub mode: Mode,
     /// Run figures.
     pub stats: Stats,
     /// Findings.
@@ -153,6 +159,7 @@ pub fn main(a: Args) -> ExitCode {
         shrink_time: a.shrink_time,
         stop_at_first: a.stop_at_first,
         slow: true,
+        mode: a.mode,
     };
     let (stats, mut findings) = match super::run(suite, &opts) {
         Ok(r) => r,
@@ -190,6 +197,7 @@ pub fn main(a: Args) -> ExitCode {
         suite: suite.name.to_owned(),
         server: a.server_cmd.clone(),
         seed: a.seed,
+        mode: a.mode,
         stats,
         findings,
     };
@@ -268,11 +276,14 @@ pub fn render(r: &Report, format: Format) -> String {
 
 fn human(r: &Report) -> String {
     let mut s = format!(
-        "fuzz {} against {} (seed {}): {} inputs in {:.1} s ({:.1} inputs/s), {} finding(s)\n",
+        "fuzz {} against {} (seed {}, {}): {} inputs on {} server(s) in {:.1} s ({:.1} inputs/s), \
+         {} finding(s)\n",
         r.suite,
         r.server.as_deref().unwrap_or("the reference server"),
         r.seed,
+        r.mode.as_str(),
         r.stats.inputs,
+        r.stats.servers,
         r.stats.fuzz_secs,
         r.stats.rate,
         r.findings.len()

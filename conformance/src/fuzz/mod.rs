@@ -612,6 +612,9 @@ pub fn replay(
 pub struct Stats {
     /// Inputs played.
     pub inputs: u64,
+    /// Servers started for them (one per worker and per finding long-lived; one per input
+    /// fresh), minimisation excluded.
+    pub servers: u64,
     /// Wall time of the generation phase (minimisation excluded).
     pub fuzz_secs: f64,
     /// Inputs per second during generation.
@@ -631,6 +634,30 @@ pub struct Reported {
     pub path: Option<String>,
     /// Whether the minimised case reproduced on a fresh server.
     pub reproduced: bool,
+}
+
+/// Which server each input meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// One server per worker, kept across inputs (restarted only after a finding): finds
+    /// what accumulates (leaked descriptors, a handler thread that died, state an earlier
+    /// input left), and many inputs per second.
+    #[default]
+    LongLived,
+    /// A fresh server for every input: each finding is caused by one input alone, at the
+    /// cost of a start-up per input.
+    Fresh,
+}
+
+impl Mode {
+    /// `long-lived` or `fresh`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::LongLived => "long-lived",
+            Mode::Fresh => "fresh",
+        }
+    }
 }
 
 /// Options of a run.
@@ -656,6 +683,8 @@ pub struct Options {
     pub stop_at_first: bool,
     /// Pauses past the gap allowed.
     pub slow: bool,
+    /// A server per worker or per input.
+    pub mode: Mode,
 }
 
 /// Connections kept before a finding, replayed by the minimiser (a long-lived server's
@@ -671,13 +700,14 @@ pub fn run(suite: &'static Suite, opts: &Options) -> Result<(Stats, Vec<Reported
     let started = Instant::now();
     let found: std::sync::Mutex<Vec<Reported>> = std::sync::Mutex::default();
     let inputs = std::sync::atomic::AtomicU64::new(0);
+    let servers = std::sync::atomic::AtomicU64::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let first_error: std::sync::Mutex<Option<Stop>> = std::sync::Mutex::default();
     let shrink_ms = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|sc| {
         for w in 0..opts.jobs.max(1) {
-            let (found, inputs, stop, first_error, shrink_ms) =
-                (&found, &inputs, &stop, &first_error, &shrink_ms);
+            let (found, inputs, servers, stop, first_error, shrink_ms) =
+                (&found, &inputs, &servers, &stop, &first_error, &shrink_ms);
             sc.spawn(move || {
                 let seed = opts
                     .seed
@@ -691,9 +721,18 @@ pub fn run(suite: &'static Suite, opts: &Options) -> Result<(Stats, Vec<Reported
                     && started.elapsed() < opts.time
                     && opts.max_inputs.is_none_or(|m| n < m)
                 {
+                    if opts.mode == Mode::Fresh {
+                        // The previous input's server goes (killed and reaped on drop),
+                        // and with it anything an earlier input left behind.
+                        target = None;
+                        history.clear();
+                    }
                     if target.is_none() {
                         match Target::start(suite, &opts.cmd, &opts.exe, opts.timing) {
-                            Ok(t) => target = Some(t),
+                            Ok(t) => {
+                                servers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                target = Some(t);
+                            }
                             Err(e) => {
                                 first_error
                                     .lock()
@@ -764,6 +803,7 @@ pub fn run(suite: &'static Suite, opts: &Options) -> Result<(Stats, Vec<Reported
     Ok((
         Stats {
             inputs: n,
+            servers: servers.into_inner(),
             fuzz_secs: secs,
             rate: n as f64 / secs,
         },
