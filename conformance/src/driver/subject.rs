@@ -208,16 +208,6 @@ impl Subject {
         procfs::pids_listening_on(&self.tree(), self.port.unwrap_or(0))
     }
 
-    /// Threads of the process(es) that listen on its port, summed; the program's own when
-    /// none listens yet.
-    pub fn listener_threads(&self) -> Option<usize> {
-        let pids = self.listener_pids();
-        if pids.is_empty() {
-            return self.threads();
-        }
-        Some(pids.into_iter().filter_map(procfs::thread_count).sum())
-    }
-
     /// The port it was told to serve on (servers).
     pub fn port(&self) -> u16 {
         self.port.unwrap_or(0)

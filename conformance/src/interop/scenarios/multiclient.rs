@@ -62,30 +62,21 @@ impl Pair<'_> {
                 ));
                 break;
             }
-            let got = self.server.wait_line(from, deadline, |l| {
-                matches!(event(l.trimmed()), Some((Kind::Connected, _, _)))
-            });
-            match got.as_ref().and_then(|(_, l)| event(l.trimmed())) {
-                Some((_, id, count))
+            match wait_event(&mut self.server, from, deadline, Kind::Connected) {
+                Some((id, count))
                     if count == u64::try_from(n).ok()
                         && ids.last().is_none_or(|&p| id == p + 1) =>
                 {
                     ids.push(id)
                 }
                 _ => {
-                    let lines = self
-                        .server
-                        .lines()
-                        .into_iter()
-                        .skip(from)
-                        .collect::<Vec<_>>();
                     found = Some(finding(
                         ex,
                         Blame::Server,
                         format!(
                             "a line \"Client <ID> connected. Number of connected clients = {n}\" (IDs rising by one)"
                         ),
-                        format!("it printed {}", quote(&lines)),
+                        self.printed_since(from),
                     ));
                     break;
                 }
@@ -111,20 +102,11 @@ impl Pair<'_> {
                     break;
                 }
                 clients[i].close();
-                let got = self.server.wait_line(from, deadline, |l| {
-                    matches!(event(l.trimmed()), Some((Kind::Disconnected, _, _)))
-                });
-                match got.as_ref().and_then(|(_, l)| event(l.trimmed())) {
-                    Some((_, id, count))
+                match wait_event(&mut self.server, from, deadline, Kind::Disconnected) {
+                    Some((id, count))
                         if Some(id) == ids.get(i).copied() && count == u64::try_from(left).ok() => {
                     }
                     _ => {
-                        let lines = self
-                            .server
-                            .lines()
-                            .into_iter()
-                            .skip(from)
-                            .collect::<Vec<_>>();
                         found = Some(finding(
                             ex,
                             Blame::Server,
@@ -132,7 +114,7 @@ impl Pair<'_> {
                                 "a line \"Client {} disconnected. Number of connected clients = {left}\"",
                                 ids.get(i).map_or("?".to_owned(), |d| d.to_string())
                             ),
-                            format!("it printed {}", quote(&lines)),
+                            self.printed_since(from),
                         ));
                         break;
                     }
@@ -159,6 +141,29 @@ impl Pair<'_> {
         );
         self.push(ex, t, found);
     }
+}
+
+impl Pair<'_> {
+    /// "it printed ..." with the server's lines from `from` on.
+    fn printed_since(&self, from: usize) -> String {
+        let lines: Vec<_> = self.server.lines().into_iter().skip(from).collect();
+        format!("it printed {}", quote(&lines))
+    }
+}
+
+/// The first event line of `kind` the server prints from line `from` on, within `deadline`:
+/// its ID and count.
+fn wait_event(
+    server: &mut Subject,
+    from: usize,
+    deadline: Duration,
+    kind: Kind,
+) -> Option<(u64, Option<u64>)> {
+    let got = server.wait_line(from, deadline, |l| {
+        event(l.trimmed()).is_some_and(|(k, _, _)| k == kind)
+    });
+    got.and_then(|(_, l)| event(l.trimmed()))
+        .map(|(_, id, count)| (id, count))
 }
 
 enum Client {
