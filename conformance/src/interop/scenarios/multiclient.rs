@@ -62,7 +62,7 @@ impl Pair<'_> {
                 ));
                 break;
             }
-            match wait_event(&mut self.server, from, deadline, Kind::Connected) {
+            match wait_event(self.server, from, deadline, Kind::Connected) {
                 Some((id, count))
                     if count == u64::try_from(n).ok()
                         && ids.last().is_none_or(|&p| id == p + 1) =>
@@ -102,7 +102,7 @@ impl Pair<'_> {
                     break;
                 }
                 clients[i].close();
-                match wait_event(&mut self.server, from, deadline, Kind::Disconnected) {
+                match wait_event(self.server, from, deadline, Kind::Disconnected) {
                     Some((id, count))
                         if Some(id) == ids.get(i).copied() && count == u64::try_from(left).ok() => {
                     }
