@@ -255,7 +255,7 @@ pub const TCP_LISTEN: u8 = 0x0A;
 
 /// The TCP tables of the calling thread's network namespace: a check's thread may be in its
 /// own (see [`super::contain::enter_fresh_netns`]), and /proc/net shows the main thread's.
-fn tcp_files() -> [&'static str; 2] {
+pub fn tcp_files() -> [&'static str; 2] {
     static THREAD_SELF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if *THREAD_SELF.get_or_init(|| std::path::Path::new("/proc/thread-self/net/tcp").exists()) {
         ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]

@@ -11,9 +11,10 @@ const USER_HZ: u64 = 100;
 
 /// Whether the connection from local port `client_port` to `server_port` has been taken
 /// by `accept()`: a connection still in the listen queue has no socket file yet, so its
-/// /proc/net/tcp line shows inode 0.
+/// /proc/net/tcp line shows inode 0. Read in the calling thread's network namespace (a
+/// check's own; /proc/net is the main thread's, which never holds a check's connections).
 pub fn accepted(server_port: u16, client_port: u16) -> bool {
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|file| {
+    super::procfs::tcp_files().iter().any(|file| {
         fs::read_to_string(file).is_ok_and(|text| {
             text.lines()
                 .skip(1)
