@@ -16,6 +16,7 @@ use conformance::suites::{self, hello, messages};
 use conformance::timing::Timing;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+#[path = "engine/engine_hello.rs"]
 mod engine_hello;
 use engine_hello::*;
 #[path = "engine/framed_hints.rs"]
