@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use conformance_driver::command::MARKER_VAR;
 use conformance_driver::procfs;
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -126,10 +126,9 @@ fn main() {
         libtest_mimic::run(&opts.args, Vec::new()).exit();
     }
     let started = Instant::now();
-    let durations: Durations = Arc::default();
-    let trials = build_trials(&opts, &durations);
+    let trials = build_trials(&opts);
     let conclusion = libtest_mimic::run(&opts.args, trials);
-    let durations = std::mem::take(&mut *lock(&durations));
+    let durations = std::mem::take(&mut *lock(&DURATIONS));
     write_history(&durations);
     print_summary(&durations, started.elapsed());
     conclusion.exit();
@@ -284,8 +283,46 @@ fn list_checks() -> Result<Vec<CheckInfo>, String> {
         .collect()
 }
 
-/// How long each trial took in this run, by trial name.
-type Durations = Arc<Mutex<BTreeMap<String, Duration>>>;
+/// How long each trial took in this run, by trial name: every trial is built with [`timed`],
+/// which records here.
+static DURATIONS: Mutex<BTreeMap<String, Duration>> = Mutex::new(BTreeMap::new());
+
+/// Records the trial's duration in [`DURATIONS`] when dropped: also when the trial panics.
+struct Stopwatch {
+    name: String,
+    started: Instant,
+}
+
+impl Drop for Stopwatch {
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        lock(&DURATIONS).insert(name, self.started.elapsed());
+    }
+}
+
+/// A trial whose duration is recorded (the next run starts the longest first).
+pub(crate) fn timed(
+    name: impl Into<String>,
+    f: impl FnOnce() -> Result<(), Failed> + Send + 'static,
+) -> Trial {
+    timed_ignorable(name, move || f().map(|()| Completion::Completed))
+}
+
+/// [`timed`] for a trial that may find at run time that it cannot run here (a tool absent).
+pub(crate) fn timed_ignorable(
+    name: impl Into<String>,
+    f: impl FnOnce() -> Result<Completion, Failed> + Send + 'static,
+) -> Trial {
+    let name = name.into();
+    let key = name.clone();
+    Trial::ignorable_test(name, move || {
+        let _watch = Stopwatch {
+            name: key,
+            started: Instant::now(),
+        };
+        f()
+    })
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -366,13 +403,14 @@ fn print_summary(durations: &BTreeMap<String, Duration>, wall: Duration) {
 
 /// Every trial, the longest expected first: the trials run on a pool of threads in this
 /// order, so the long waits overlap each other and the short trials fill in around them.
-fn build_trials(opts: &Options, durations: &Durations) -> Vec<Trial> {
-    let mut trials = collect_trials(opts, durations);
+fn build_trials(opts: &Options) -> Vec<Trial> {
+    let history = read_history();
+    let mut trials = collect_trials(opts, &history);
     trials.sort_by_key(|(expected, _)| std::cmp::Reverse(*expected));
     trials.into_iter().map(|(_, t)| t).collect()
 }
 
-fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial)> {
+fn collect_trials(opts: &Options, history: &BTreeMap<String, Duration>) -> Vec<(Duration, Trial)> {
     let fixtures = read_fixtures();
     let listed = list_checks();
     let known: BTreeSet<String> = match &listed {
@@ -387,7 +425,7 @@ fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial
         let problems = manifest_problems_all(&fixtures, listed);
         trials.push((
             Duration::MAX,
-            Trial::test("selftest::manifests", move || {
+            timed("selftest::manifests", move || {
                 if problems.is_empty() {
                     Ok(())
                 } else {
@@ -408,7 +446,7 @@ fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial
                 let msg = format!("cannot create a temporary build folder: {e}");
                 trials.push((
                     Duration::MAX,
-                    Trial::test("selftest::build", move || Err(msg.into())),
+                    timed("selftest::build", move || Err(msg.into())),
                 ));
                 None
             }
@@ -421,7 +459,7 @@ fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial
         };
         trials.push((
             Duration::MAX,
-            Trial::test("selftest::readmes", move || {
+            timed("selftest::readmes", move || {
                 if problems.is_empty() {
                     Ok(())
                 } else {
@@ -430,7 +468,6 @@ fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial
             }),
         ));
     }
-    let history = read_history();
 
     for fx in &fixtures {
         let Ok(manifest) = &fx.manifest else { continue };
@@ -448,7 +485,7 @@ fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial
                 // The CLI does not list this suite yet: nothing to hold it to.
                 trials.push((
                     Duration::ZERO,
-                    Trial::test(name, || Ok(()))
+                    timed(name, || Ok(()))
                         .with_kind(kind)
                         .with_ignored_flag(true),
                 ));
@@ -467,18 +504,7 @@ fn collect_trials(opts: &Options, durations: &Durations) -> Vec<(Duration, Trial
                 .get(&name)
                 .copied()
                 .unwrap_or_else(|| job.guess_duration());
-            let record = Arc::clone(durations);
-            let key = name.clone();
-            trials.push((
-                expected,
-                Trial::test(name, move || {
-                    let started = Instant::now();
-                    let result = job.run();
-                    lock(&record).insert(key, started.elapsed());
-                    result
-                })
-                .with_kind(kind),
-            ));
+            trials.push((expected, timed(name, move || job.run()).with_kind(kind)));
         }
     }
     trials
