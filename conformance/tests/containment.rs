@@ -4,15 +4,16 @@
 //! its children) under a bound, and zero processes left, counted by cgroup: every run is
 //! started in a pids cgroup of this test's own, which nothing it starts can leave. Also:
 //! SIGINT/SIGTERM during a run leave nothing behind, and the unprivileged path (a non-root
-//! user) runs where the machine allows it. libtest-mimic (harness = false): our flags are
-//! stripped as in engine.rs.
+//! user) runs where the machine allows it. A module of the self-test binary (selftest.rs):
+//! its trials are `containment::...`, run in the self-test's pool
+//! (`cargo test --test selftest -- containment::`).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 
 type TestResult = Result<(), Failed>;
 
@@ -680,34 +681,32 @@ fn unprivileged_user() -> Result<(), Failed> {
     Ok(())
 }
 
-fn main() {
-    // Our harness flags (`--server-cmd`...) reach every test binary: drop them.
-    let ours = conformance::args::split(std::env::args()).unwrap_or_else(|e| {
-        eprintln!("containment tests: {e}");
-        std::process::exit(2)
-    });
-    let mut args = Arguments::from_iter(ours.rest);
-    args.test_threads
-        .get_or_insert_with(conformance::args::waiting_test_threads);
+/// Every containment trial.
+pub fn trials() -> Vec<Trial> {
+    use crate::timed;
     let mut trials: Vec<Trial> = CASES
         .iter()
-        .map(|c| Trial::test(format!("hostile::{}", c.name), move || hostile_case(c)))
+        .map(|c| {
+            timed(format!("containment::hostile::{}", c.name), move || {
+                hostile_case(c)
+            })
+        })
         .collect();
-    trials.push(Trial::test(
-        "interrupt::sigint-wrapper-script",
+    trials.push(timed(
+        "containment::interrupt::sigint-wrapper-script",
         sigint_wrapper_script,
     ));
-    trials.push(Trial::test(
-        "interrupt::sigterm-forking-server",
+    trials.push(timed(
+        "containment::interrupt::sigterm-forking-server",
         sigterm_forking_server,
     ));
-    trials.push(Trial::test(
-        "interrupt::sigint-forking-server",
+    trials.push(timed(
+        "containment::interrupt::sigint-forking-server",
         sigint_forking_server,
     ));
-    trials.push(Trial::test(
-        "unprivileged::non-root-user",
+    trials.push(timed(
+        "containment::unprivileged::non-root-user",
         unprivileged_user,
     ));
-    libtest_mimic::run(&args, trials).exit();
+    trials
 }

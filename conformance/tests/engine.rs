@@ -1,7 +1,7 @@
 //! Engine self-tests: command splitting, environment scrubbing, /proc readiness, killing
 //! process groups, deadlines, output caps, harness flags, and docs/checks.md being current.
-//! libtest-mimic (harness = false) because `cargo test -- --server-cmd X` reaches every
-//! test binary of the package: our flags are stripped here as in the suite's harness.
+//! A module of the self-test binary (selftest.rs): its trials are `engine::<group>::<test>`,
+//! run in the self-test's pool (`cargo test --test selftest -- engine::`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +14,10 @@ use conformance::driver::{Ctx, Launch, RunConfig, Stream, SubjectCmd, procfs, wa
 use conformance::report::list;
 use conformance::suites::{self, hello, messages};
 use conformance::timing::Timing;
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 
-#[path = "engine/engine_hello.rs"]
 mod engine_hello;
 use engine_hello::*;
-#[path = "engine/framed_hints.rs"]
 mod framed_hints;
 use framed_hints::*;
 
@@ -111,14 +109,23 @@ fn reports_missing_program() -> TestResult {
     ensure(d.resolve().is_ok(), "sh not found on PATH")
 }
 
+/// Variables that change a subject's output buffering, set for the whole self-test process
+/// by its `main` before any thread starts (setting them here, beside trials that start
+/// processes, would race with those): [`scrubs_buffering_environment`] proves the subject
+/// does not see them.
+pub const BUFFERING_ENV: &[(&str, &str)] = &[
+    ("PYTHONUNBUFFERED", "1"),
+    ("_STDBUF_O", "0"),
+    ("LD_PRELOAD", ""),
+];
+
 fn scrubs_buffering_environment() -> TestResult {
     // The variables are set for this process; the subject must not see them.
-    // SAFETY: set before any thread of this test reads the environment; the other
-    // tests neither read nor write these variables.
-    unsafe {
-        std::env::set_var("PYTHONUNBUFFERED", "1");
-        std::env::set_var("_STDBUF_O", "0");
-        std::env::set_var("LD_PRELOAD", "");
+    for (k, v) in BUFFERING_ENV {
+        ensure(
+            std::env::var_os(k).is_some_and(|have| have == *v),
+            format!("{k} is not {v:?} in the test process: main sets BUFFERING_ENV"),
+        )?;
     }
     let mut ctx = ctx_with(
         r#"sh -c 'echo "py=${PYTHONUNBUFFERED-unset} so=${_STDBUF_O-unset} pre=${LD_PRELOAD-unset} mark=${CONFORMANCE_SUBJECT:+set}"'"#,
@@ -725,10 +732,11 @@ fn registry_ids_are_unique_and_well_formed() -> TestResult {
     Ok(())
 }
 
-/// Registers engine tests once: each is named `group::function` from its own identifier.
+/// Registers engine tests once: each is named `engine::group::function` from its own
+/// identifier.
 macro_rules! trials {
     ($($group:ident :: $f:ident),* $(,)?) => {
-        vec![$(Trial::test(concat!(stringify!($group), "::", stringify!($f)), $f)),*]
+        vec![$(crate::timed(concat!("engine::", stringify!($group), "::", stringify!($f)), $f)),*]
     };
 }
 
@@ -1237,22 +1245,9 @@ fn longest_checks_start_first() -> TestResult {
     ensure(same.windows(2).all(|w| w[0] < w[1]), "ties reordered")
 }
 
-fn main() {
-    let ours = args::split(std::env::args()).unwrap_or_else(|e| {
-        eprintln!("engine tests: {e}");
-        std::process::exit(2)
-    });
-    let ours = ours.with_env(|k| std::env::var(k).ok());
-    let mut libtest = Arguments::from_iter(ours.libtest_args());
-    libtest
-        .test_threads
-        .get_or_insert_with(conformance::args::waiting_test_threads);
-    if ours.subject_given() {
-        // A student's `cargo test -- --server-cmd ./tcpserver`: only the suite's harness has
-        // work; the engine's own tests neither run nor show in `--list`.
-        libtest_mimic::run(&libtest, Vec::new()).exit();
-    }
-    let trials = trials![
+/// Every engine trial.
+pub fn trials() -> Vec<Trial> {
+    trials![
         command::splits_like_a_shell,
         command::appends_standard_args_without_placeholders,
         command::fills_placeholders_in_place,
@@ -1334,6 +1329,5 @@ fn main() {
         framed_hints::adapter_contract_mark_matches_the_suite,
         framed_hints::spinning_client_is_told_about_mid_frame_close,
         framed_hints::crashed_client_is_told_its_exception,
-    ];
-    libtest_mimic::run(&libtest, trials).exit();
+    ]
 }

@@ -1,15 +1,15 @@
 //! Grading tests: `conformance grade` on fixtures/submissions (in shards, merged, re-run
 //! without grading again) into a gradebook whose rows, scores and verdicts are asserted; the
 //! Gradescope bundle run end to end in a simulated /autograder (AUTOGRADER_ROOT); the GitHub
-//! Classroom workflow of docs/ci parsed as YAML. libtest-mimic (harness = false):
-//! `cargo test -- --server-cmd X` reaches this binary too, and then it runs nothing.
+//! Classroom workflow of docs/ci parsed as YAML. A module of the self-test binary
+//! (selftest.rs): its trials are `grading::...`, run in the self-test's pool
+//! (`cargo test --test selftest -- grading::`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use conformance::args;
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use serde_json::Value;
 
 type TestResult = Result<(), Failed>;
@@ -526,20 +526,8 @@ fn config_refuses_typos_and_maps_limits() -> TestResult {
     Ok(())
 }
 
-fn main() {
-    let ours = args::split(std::env::args())
-        .unwrap_or_else(|e| {
-            eprintln!("grading tests: {e}");
-            std::process::exit(2)
-        })
-        .with_env(|k| std::env::var(k).ok());
-    let mut libtest = Arguments::from_iter(ours.libtest_args());
-    libtest
-        .test_threads
-        .get_or_insert_with(conformance::args::waiting_test_threads);
-    if ours.subject_given() {
-        libtest_mimic::run(&libtest, Vec::new()).exit();
-    }
+/// Every grading trial.
+pub fn trials() -> Vec<Trial> {
     let tests: Vec<Test> = vec![
         (
             "grade::hello_gradebook_in_shards_merged_and_not_graded_twice",
@@ -565,9 +553,8 @@ fn main() {
             classroom_workflow_is_valid_yaml_with_its_steps,
         ),
     ];
-    let trials = tests
+    tests
         .into_iter()
-        .map(|(name, f)| Trial::test(name, f))
-        .collect();
-    libtest_mimic::run(&libtest, trials).exit();
+        .map(|(name, f)| crate::timed(format!("grading::{name}"), f))
+        .collect()
 }

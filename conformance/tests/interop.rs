@@ -3,8 +3,8 @@
 //! the known-bad fuzz servers of fixtures/fuzz/manifest.toml are found at a fixed seed within
 //! a generous input budget and the good ones give nothing in the same budget, and the pieces
 //! (seeded generation, ddmin, case files, replay, reports) do what they say.
-//! libtest-mimic (harness = false): `cargo test -- --server-cmd X` reaches every test binary
-//! of the package, so our flags are stripped as in the suite's harness.
+//! A module of the self-test binary (selftest.rs): its trials are `interop::fuzz::...` and
+//! `interop::matrix::...`, run in the self-test's pool (`cargo test --test selftest -- interop::`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,13 +12,12 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use conformance::args;
 use conformance::driver::{CommandSpec, SubjectCmd};
 use conformance::fuzz::{self, Case, Ending, Kind, Script, Step, inputs::Gen, shrink};
 use conformance::interop::{self, Blame, Party, report};
 use conformance::suites;
 use conformance::timing::Timing;
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use serde::Deserialize;
 
 type TestResult = Result<(), Failed>;
@@ -487,34 +486,28 @@ fn cli_replays_a_case() -> TestResult {
     )
 }
 
-fn main() {
-    let ours = args::split(std::env::args()).unwrap_or_else(|e| {
-        eprintln!("interop tests: {e}");
-        std::process::exit(2)
-    });
-    let ours = ours.with_env(|k| std::env::var(k).ok());
-    let mut libtest = Arguments::from_iter(ours.libtest_args());
-    libtest
-        .test_threads
-        .get_or_insert_with(conformance::args::waiting_test_threads);
-    if ours.subject_given() {
-        // A student's `cargo test -- --server-cmd ./tcpserver`: only the suite's harness has
-        // work; these tests neither run nor show in `--list`.
-        libtest_mimic::run(&libtest, Vec::new()).exit();
-    }
+/// Every interop and fuzz trial.
+pub fn trials() -> Vec<Trial> {
+    use crate::timed;
     let mut trials = vec![
-        Trial::test("fuzz::same_seed_same_inputs", same_seed_same_inputs),
-        Trial::test(
-            "fuzz::inputs_cover_the_mutation_space",
+        timed(
+            "interop::fuzz::same_seed_same_inputs",
+            same_seed_same_inputs,
+        ),
+        timed(
+            "interop::fuzz::inputs_cover_the_mutation_space",
             inputs_cover_the_mutation_space,
         ),
-        Trial::test(
-            "fuzz::ddmin_finds_a_minimal_input",
+        timed(
+            "interop::fuzz::ddmin_finds_a_minimal_input",
             ddmin_finds_a_minimal_input,
         ),
-        Trial::test("fuzz::case_files_round_trip", case_files_round_trip),
-        Trial::test("fuzz::cli_replays_a_case", cli_replays_a_case),
-        Trial::test(
+        timed(
+            "interop::fuzz::case_files_round_trip",
+            case_files_round_trip,
+        ),
+        timed("interop::fuzz::cli_replays_a_case", cli_replays_a_case),
+        timed(
             "interop::reports_carry_every_cell",
             reports_carry_every_cell,
         ),
@@ -523,7 +516,7 @@ fn main() {
         .expect("fixtures/interop/manifest.toml");
     let m: InteropManifest = toml::from_str(&text).expect("interop manifest parses");
     for def in m.matrix {
-        trials.push(Trial::test(
+        trials.push(timed(
             format!("interop::matrix::{}", def.suite),
             move || matrix_reaches_its_verdicts(def),
         ));
@@ -533,10 +526,10 @@ fn main() {
     let m: FuzzManifest = toml::from_str(&text).expect("fuzz manifest parses");
     for def in m.server {
         let inputs = m.inputs;
-        trials.push(Trial::test(
-            format!("fuzz::fixture::{}", def.name),
+        trials.push(timed(
+            format!("interop::fuzz::fixture::{}", def.name),
             move || fuzz_fixture_gives_its_finding(def, inputs),
         ));
     }
-    libtest_mimic::run(&libtest, trials).exit();
+    trials
 }

@@ -2,20 +2,19 @@
 //! Gradescope with jsonschema, JUnit with xmllint, HTML in headless chromium), points,
 //! the run gate (no check selected, report paths), the gradebook of fixtures/submissions,
 //! the Gradescope bundle end to end in a simulated /autograder, and the GitHub Classroom
-//! workflow. libtest-mimic (harness = false): `cargo test -- --server-cmd X` reaches this
-//! binary too, and then it runs nothing.
+//! workflow. A module of the self-test binary (selftest.rs): its trials are `reports::...`,
+//! run in the self-test's pool (`cargo test --test selftest -- reports::`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-use conformance::args;
 use conformance::check::{Cause, Failure, HarnessError, Level, Outcome};
 use conformance::driver::peer::{Dir, Event};
 use conformance::driver::{CheckReport, Details, Marks};
 use conformance::report::{self, Format, Rubric, RunInfo};
 use conformance::suites::hello;
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Completion, Failed, Trial};
 use serde_json::Value;
 
 type TestResult = Result<Completion, Failed>;
@@ -617,17 +616,8 @@ fn html_renders_in_headless_chromium() -> TestResult {
     Ok(Completion::Completed)
 }
 
-fn main() {
-    let ours = args::split(std::env::args())
-        .unwrap_or_else(|e| {
-            eprintln!("report tests: {e}");
-            std::process::exit(2)
-        })
-        .with_env(|k| std::env::var(k).ok());
-    let libtest = Arguments::from_iter(ours.libtest_args());
-    if ours.subject_given() {
-        libtest_mimic::run(&libtest, Vec::new()).exit();
-    }
+/// Every report trial.
+pub fn trials() -> Vec<Trial> {
     let tests: Vec<Test> = vec![
         (
             "formats::every_format_validates_for_every_outcome",
@@ -655,9 +645,8 @@ fn main() {
             gate_refuses_empty_selections_and_bad_paths_before_running,
         ),
     ];
-    let trials = tests
+    tests
         .into_iter()
-        .map(|(name, f)| Trial::ignorable_test(name, f))
-        .collect();
-    libtest_mimic::run(&libtest, trials).exit();
+        .map(|(name, f)| crate::timed_ignorable(format!("reports::{name}"), f))
+        .collect()
 }

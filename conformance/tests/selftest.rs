@@ -1,4 +1,5 @@
-//! The self-test: proof that the suite's verdicts are right (docs/contracts.md section 4).
+//! The self-test: proof that the suite's verdicts are right (docs/contracts.md section 4),
+//! and, as modules of this one binary, the suite's other self-tests.
 //!
 //! Every `fixtures/impls/<suite>/manifest.toml` lists known-good and known-bad
 //! implementations and the exact set of required/recommended checks each must fail. This
@@ -7,6 +8,15 @@
 //! asserts exactly those verdicts and that nothing of the impl survives the run. One more
 //! trial, `selftest::manifests`, proves the manifests name real checks and that every
 //! required/recommended check fails on at least one known-bad impl: no check is untested.
+//!
+//! The modules' trials are named by module: `engine::` (driver, commands, /proc, hints),
+//! `interop::` (interop matrices and fuzzing), `grading::` (gradebooks, the Gradescope
+//! bundle), `containment::` (hostile subjects, interrupts) and `reports::` (report formats
+//! against their schemas). They were test binaries of their own, which cargo runs one after
+//! another; most of their time is spent waiting (for deadlines, periods, subjects), so in one
+//! pool with the fixture trials, ordered longest-first by the last run's durations, those
+//! waits overlap the self-test's CPU-bound trials instead of adding to them
+//! (`cargo test --test selftest -- engine::` runs one module).
 //!
 //! `cargo test -- --server-cmd ./tcpserver` passes that flag to every test binary of the
 //! package; a student checking their own program does not want this self-test, so with a
@@ -27,6 +37,12 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use serde::Deserialize;
 use serde_json::Value;
 
+mod containment;
+mod engine;
+mod grading;
+mod interop;
+mod reports;
+
 /// The suite under test, built by cargo for this test.
 const CONFORMANCE: &str = env!("CARGO_BIN_EXE_conformance");
 
@@ -38,6 +54,14 @@ const DEFAULT_RUN_DEADLINE: Duration = Duration::from_secs(120);
 /// How long the impl's processes may take to vanish after the suite returned (the suite
 /// already SIGKILLed and reaped them; this only absorbs /proc lag on a busy machine).
 const SURVIVOR_GRACE: Duration = Duration::from_secs(5);
+
+/// The expected duration of a module's trial (engine::, interop::...) that has no recorded
+/// one (a fresh checkout, as in CI). Most of them take milliseconds; the long ones (interop
+/// matrices, fuzz fixtures, gradebooks, hostile subjects: 5 to 60 s) cannot be told from the
+/// name. At 10 s they start after the fixture trials known to be long (multiclient runs: two
+/// periods and more) and before the many short ones (5 s and less), so the long ones are
+/// not left to start last; the short ones among them cost nothing by starting early.
+const MODULE_TRIAL_GUESS: Duration = Duration::from_secs(10);
 
 /// How often we poll a child or /proc while waiting.
 const POLL: Duration = Duration::from_millis(50);
@@ -124,6 +148,13 @@ fn main() {
         // A student's `cargo test -- --server-cmd ./tcpserver`: the conformance harness
         // serves them; the self-test has nothing to say about their program.
         libtest_mimic::run(&opts.args, Vec::new()).exit();
+    }
+    // SAFETY: no other thread exists yet: the trials (which start processes, reading the
+    // environment) run on libtest-mimic's pool, started below; nothing before spawns one.
+    unsafe {
+        for (k, v) in engine::BUFFERING_ENV {
+            std::env::set_var(k, v);
+        }
     }
     let started = Instant::now();
     let trials = build_trials(&opts);
@@ -365,12 +396,19 @@ fn write_history(now: &BTreeMap<String, Duration>) {
     let _ = std::fs::write(history_path(), text);
 }
 
-/// Per suite: the trials run, the sum of their durations and the longest one; then the
+/// Per group (a fixture suite for `selftest::<suite>::x`, else the module: `engine`,
+/// `interop`...): the trials run, the sum of their durations and the longest one; then the
 /// run's wall time (stderr, after libtest's summary).
 fn print_summary(durations: &BTreeMap<String, Duration>, wall: Duration) {
     let mut per_suite: BTreeMap<&str, (usize, Duration, Duration, &str)> = BTreeMap::new();
     for (name, d) in durations {
-        let suite = name.split("::").nth(1).unwrap_or("?");
+        let mut segments = name.split("::");
+        let first = segments.next().unwrap_or("?");
+        let suite = if first == "selftest" {
+            segments.next().unwrap_or("?")
+        } else {
+            first
+        };
         let e = per_suite
             .entry(suite)
             .or_insert((0, Duration::ZERO, Duration::ZERO, ""));
@@ -384,7 +422,7 @@ fn print_summary(durations: &BTreeMap<String, Duration>, wall: Duration) {
     if per_suite.is_empty() {
         return;
     }
-    eprintln!("self-test time per suite (sum of its trials; longest trial):");
+    eprintln!("self-test time per suite or module (sum of its trials; longest trial):");
     for (suite, (n, sum, max, name)) in &per_suite {
         eprintln!(
             "  {suite:<12} {n:>3} trials {:>7.1} s  longest {:>5.1} s ({name})",
@@ -406,6 +444,20 @@ fn print_summary(durations: &BTreeMap<String, Duration>, wall: Duration) {
 fn build_trials(opts: &Options) -> Vec<Trial> {
     let history = read_history();
     let mut trials = collect_trials(opts, &history);
+    let modules = [
+        engine::trials(),
+        interop::trials(),
+        grading::trials(),
+        containment::trials(),
+        reports::trials(),
+    ];
+    for trial in modules.into_iter().flatten() {
+        let expected = history
+            .get(trial.name())
+            .copied()
+            .unwrap_or(MODULE_TRIAL_GUESS);
+        trials.push((expected, trial));
+    }
     trials.sort_by_key(|(expected, _)| std::cmp::Reverse(*expected));
     trials.into_iter().map(|(_, t)| t).collect()
 }
