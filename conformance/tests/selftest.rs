@@ -219,13 +219,17 @@ fn parse_options() -> Options {
     }
 }
 
-/// Trials run at once unless `--test-threads` says otherwise: four per core, at least 2 and
-/// at most 8. A trial spends most of its time waiting (for a deadline, a period, a
-/// subject's reply); its CPU is nearly all the subjects' interpreters starting. On two
-/// cores, 8 trials keep both busy (the self-test is then bound by that CPU: 1.2–1.3 cores
-/// on average, 203 s instead of 280 s with 4) and every verdict still holds at load 40.
+/// Trials run at once unless `--test-threads` says otherwise: five per core, at least 2 and
+/// at most 10. A trial spends most of its time waiting (for a deadline, a period, a
+/// subject's reply); its CPU is nearly all the subjects' interpreters starting. Measured on
+/// two cores with all 320 trials (fixtures and modules) in the pool: 8 threads took 191 to
+/// 214 s (3 runs; both cores 76-82 % busy), 10 took 171 to 189 s (4 runs; 80-89 % busy),
+/// every verdict holding at load 30-34; 12 took 170 and 194 s, and in one of the two runs at
+/// load 44 an interop client did not exit within its 5 s and the memory hog of
+/// containment::hostile::allocates-3-gb did not reach its limit (then 1 GiB) within the
+/// startup deadline. The six test binaries one after another, as before: 258 s.
 fn default_threads() -> usize {
-    thread::available_parallelism().map_or(2, |n| (4 * n.get()).clamp(2, 8))
+    thread::available_parallelism().map_or(2, |n| (5 * n.get()).clamp(2, 10))
 }
 
 fn repo_root() -> PathBuf {
