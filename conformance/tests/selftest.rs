@@ -91,6 +91,11 @@ struct Impl {
     /// (not judged because a prerequisite failed); default none.
     #[serde(default)]
     blocked: Vec<String>,
+    /// What the hint of a failed check must say: check id -> words it must contain
+    /// (case-insensitive); words after a leading `not:` must not be in it. A failure that
+    /// names the wrong cause is a wrong verdict for the student who reads it.
+    #[serde(default)]
+    hints: BTreeMap<String, String>,
     why: String,
 }
 
@@ -780,6 +785,16 @@ fn manifest_problems(
                 }
             }
         }
+        for (id, words) in &imp.hints {
+            if !imp.fail.contains(id) {
+                p.push(format!(
+                    "{at}: hints names {id}, which is not in `fail` (only a failure has a hint)"
+                ));
+            }
+            if words.trim().is_empty() || words.trim() == "not:" {
+                p.push(format!("{at}: the hint words for {id} are empty"));
+            }
+        }
         let mut seen = BTreeSet::new();
         for id in imp.fail.iter().chain(&imp.blocked) {
             if !seen.insert(id) {
@@ -973,12 +988,37 @@ impl Job {
             .map(|c| c.id.as_str())
             .collect();
 
+        let wrong_hints: Vec<String> = self
+            .imp
+            .hints
+            .iter()
+            .filter(|(id, _)| failed.contains(*id))
+            .filter_map(|(id, words)| {
+                let hint = by_id.get(id).map(|c| text(c, "hint")).unwrap_or_default();
+                hint_problem(&hint, words).map(|p| format!("  {id}: {p}"))
+            })
+            .collect();
+
+        if failed == expected
+            && blocked == expected_blocked
+            && errored.is_empty()
+            && missing.is_empty()
+            && wrong_hints.is_empty()
+        {
+            return Ok(());
+        }
         if failed == expected
             && blocked == expected_blocked
             && errored.is_empty()
             && missing.is_empty()
         {
-            return Ok(());
+            return Err(format!(
+                "{} ({}): the verdicts are right but a hint names the wrong cause\n  why: {}\n{}",
+                self.imp.name,
+                self.imp.role,
+                self.imp.why,
+                wrong_hints.join("\n")
+            ));
         }
         let mut m = format!(
             "{} ({}): the suite's verdicts differ from the manifest\n  why: {}\n  expected to fail: {}\n  actually failed:  {}\n",
@@ -1026,6 +1066,27 @@ impl Job {
         }
         Err(m)
     }
+}
+
+/// Why `hint` does not say what the manifest's `words` ask (see [`Impl::hints`]), if so.
+fn hint_problem(hint: &str, words: &str) -> Option<String> {
+    let have = hint.to_lowercase();
+    let (want, forbidden) = match words.split_once("not:") {
+        Some((want, not)) => (want.trim(), not.trim()),
+        None => (words.trim(), ""),
+    };
+    if hint.is_empty() && !want.is_empty() {
+        return Some(format!("no hint; it should say {want:?}"));
+    }
+    if !want.is_empty() && !have.contains(&want.to_lowercase()) {
+        return Some(format!("the hint does not say {want:?}: {hint:?}"));
+    }
+    if !forbidden.is_empty() && have.contains(&forbidden.to_lowercase()) {
+        return Some(format!(
+            "the hint says {forbidden:?}, which it must not: {hint:?}"
+        ));
+    }
+    None
 }
 
 fn set_text(s: &BTreeSet<String>) -> String {

@@ -150,6 +150,24 @@ pub fn printed_stale(line: &str, x: i64) -> bool {
         .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
 }
 
+/// `e` with the scenario's `hint` ("go on accepting" after a wrong Z, malformed greetings,
+/// early closes, many clients), unless its own hint is about the content of a reply (cut
+/// short, stale digits, the increment): then the server did serve that client and its reply
+/// is what is wrong, so the scenario's hint would contradict what was seen.
+pub fn serve_on_hint(e: crate::check::Stop, hint: &str) -> crate::check::Stop {
+    use crate::check::Stop;
+    match &e {
+        Stop::Fail(f)
+            if f.hint
+                .as_deref()
+                .is_some_and(|h| [HINT_CUT, HINT_STALE, HINT_INCREMENT].contains(&h)) =>
+        {
+            e
+        }
+        _ => e.hint(hint),
+    }
+}
+
 /// The hint for a reply `r` that is not `HELLO want`, from what it holds: a wrong number
 /// (the increment), a number cut short (never "X+1" then), stale digits after the right
 /// ones, or nothing at all (never accepted, or accepted and not answered).

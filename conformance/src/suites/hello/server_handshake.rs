@@ -7,7 +7,7 @@ use crate::suites::common::{describe_received, quote_lines};
 use crate::timing::REPLY_SILENCE;
 
 use super::session::Server;
-use super::{HANDSHAKE_ID, PRINTS_ID, msg, printed_is};
+use super::{HANDSHAKE_ID, PRINTS_ID, msg, printed_is, serve_on_hint};
 
 pub static HANDSHAKE: Check = Check::new(
     "hello.server.handshake",
@@ -219,7 +219,10 @@ fn serves_after_wrong_z(ctx: &mut Ctx) -> CheckResult {
         }
     }
     server.handshake(40).map_err(|e| {
-        e.hint("a wrong Z ends that client only: print ERROR, close its socket, accept the next")
+        serve_on_hint(
+            e,
+            "a wrong Z ends that client only: print ERROR, close its socket, accept the next",
+        )
     })?;
     server.alive("a wrong Z and another client")
 }

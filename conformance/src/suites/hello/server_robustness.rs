@@ -10,7 +10,7 @@ use crate::suites::common::restart;
 use crate::timing::REPLY_SILENCE;
 
 use super::session::Server;
-use super::{HANDSHAKE_ID, HINT_PARTIAL, PRINTS_ID, msg, with_terminator};
+use super::{HANDSHAKE_ID, HINT_PARTIAL, PRINTS_ID, msg, serve_on_hint, with_terminator};
 
 /// Greetings that are no HELLO message, each on a fresh connection. A new case is one line.
 const MALFORMED: &[&[u8]] = &[b"GARBAGE", b"HELLO", b"HELLO abc", b"HELLO "];
@@ -36,7 +36,10 @@ fn serves_after_malformed(ctx: &mut Ctx) -> CheckResult {
         server.alive(&format!("a client sent {}", describe_bytes(bad)))?;
     }
     server.handshake(40).map_err(|e| {
-        e.hint("after a malformed greeting, close that connection and go on accepting")
+        serve_on_hint(
+            e,
+            "after a malformed greeting, close that connection and go on accepting",
+        )
     })?;
     server.alive("the malformed greetings")
 }
@@ -63,7 +66,10 @@ fn serves_after_early_close(ctx: &mut Ctx) -> CheckResult {
     server.close(conn);
     server.alive("a client closed before sending HELLO Z")?;
     server.handshake(40).map_err(|e| {
-        e.hint("recv() returning 0 means the client left: close that socket and go on accepting")
+        serve_on_hint(
+            e,
+            "recv() returning 0 means the client left: close that socket and go on accepting",
+        )
     })?;
     server.alive("the early closes")
 }
@@ -170,7 +176,8 @@ pub static SEQUENTIAL_CONNECTIONS: Check = Check::new(
 fn sequential_connections(ctx: &mut Ctx) -> CheckResult {
     // Four-digit X throughout: no digit roll-over (stale-digits' subject) within the run.
     in_a_row(ctx, SEQUENTIAL, 1000, None).map_err(|e| {
-        e.hint(
+        serve_on_hint(
+            e,
             "a server serves client after client for as long as it runs: no fixed table of \
              clients that is never freed, no counter that ends the accept loop",
         )
