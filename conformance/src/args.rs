@@ -68,14 +68,6 @@ pub const FLAGS: &[Flag] = &[
     },
 ];
 
-/// Trials at once, unless `--test-threads` says otherwise, for a test binary whose trials
-/// spend their time waiting on subjects and deadlines (the engine, interop, grading and
-/// containment tests): three per core, from 4 to 8. libtest's default, one per core, leaves
-/// a two-core machine idle while each trial waits.
-pub fn waiting_test_threads() -> usize {
-    std::thread::available_parallelism().map_or(4, |n| (3 * n.get()).clamp(4, 8))
-}
-
 /// The flag named `name` (`--slack`), if it is ours.
 pub fn flag(name: &str) -> Option<&'static Flag> {
     FLAGS.iter().find(|f| f.name == name)
