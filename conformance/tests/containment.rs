@@ -82,7 +82,18 @@ impl Pen {
                 })
             });
         let dir = base
-            .map(|b| b.join(format!("containment-test-{}-{name}", std::process::id())))
+            // One cgroup per run, never shared: two runs under one name (sigint-wrapper-script
+            // and sigint-forking-server are both "sig2") once counted each other's
+            // processes, and one was signalled before its handler was installed.
+            .map(|b| {
+                static RUNS: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                b.join(format!(
+                    "containment-test-{}-{name}-{n}",
+                    std::process::id()
+                ))
+            })
             .filter(|d| std::fs::create_dir(d).is_ok() || d.is_dir());
         Pen { dir }
     }
